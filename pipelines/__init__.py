@@ -1,0 +1,1 @@
+"""DVC pipeline stages, one module per stage; training stages log to MLflow."""

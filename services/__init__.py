@@ -1,0 +1,1 @@
+"""Ray Serve applications, one per stage, plus the gateway (gRPC)."""

@@ -1,0 +1,1 @@
+"""Audio: decoding, MFCC features, speech-to-text, alignment and text-to-speech."""

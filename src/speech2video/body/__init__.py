@@ -1,0 +1,1 @@
+"""Body: the pose contract, kinematic tree, rotations, body models and projection."""

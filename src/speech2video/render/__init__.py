@@ -1,0 +1,1 @@
+"""Rendering: skeleton painting, the vid2vid generator and discriminators, video I/O."""
