@@ -20,10 +20,15 @@ demo: setup ## Set up, then run the main job on the embedded defaults (the demo 
 	$(PY) -m speech2video.cli.main demo
 
 .PHONY: lint
-lint: ## ruff (lint + format check) and the import-layer contract
+lint: ## ruff, the import-layer contract, and generated gRPC code up to date with proto/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/generate_proto.py --check
+
+.PHONY: proto
+proto: ## Regenerate the Python gRPC API (src/speech2video_api) from proto/
+	$(PY) scripts/generate_proto.py
 
 .PHONY: test
 test: lint ## Lint, then the whole test suite (what CI runs)
