@@ -1,0 +1,1 @@
+"""Benchmark commands: `python -m benchmarks.<name>` prints a table."""
