@@ -25,6 +25,7 @@ lint: ## ruff, the import-layer contract, and generated gRPC code up to date wit
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/generate_proto.py --check
+	$(PY) infra/k8s/sync_serve_config.py --check
 
 .PHONY: proto
 proto: ## Regenerate the Python gRPC API (src/speech2video_api) from proto/
