@@ -1,0 +1,138 @@
+"""Training the LSTM (paper §3.4): a smoke training on tiny data where the jaw follows volume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speech2video.errors import InputError
+from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
+from speech2video.motion.training import (
+    PoseSequenceDataset,
+    TrainConfig,
+    Utterance,
+    train_lstm,
+)
+
+
+def jaw_follows_volume(seed: int, seconds: float = 6.0, fps: float = 25.0) -> Utterance:
+    """Features with a smooth log-volume column; the jaw opens with the volume."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 100)) / 100
+    volume = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) for f in rng.uniform(0.5, 3, 3))
+    feats = (0.5 * rng.standard_normal((t.size, 28))).astype(np.float32)
+    feats[:, 13] = 3 * volume - 20
+    frames = np.arange(int(seconds * fps)) / fps
+    poses = np.zeros((frames.size, 106), np.float32)
+    poses[:, 63] = 0.1 * np.interp(frames, t, volume)
+    return Utterance(feats, poses, fps, f"u{seed}")
+
+
+def tiny_model(seed: int = 0) -> SequenceToPoseLSTM:
+    torch.manual_seed(seed)
+    return SequenceToPoseLSTM(audio_to_pose_config(hidden=32))
+
+
+def quick_config(**overrides) -> TrainConfig:
+    base = dict(
+        epochs=10,
+        batch_size=16,
+        window_s=1.0,
+        batches_per_epoch=8,
+        learning_rate=3e-3,
+        val_fraction=0.25,
+        progress=False,
+    )
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def test_paper_defaults() -> None:
+    cfg = TrainConfig()
+    assert (cfg.batch_size, cfg.learning_rate) == (100, 1e-3)
+
+
+def test_loss_falls_and_the_jaw_learns_the_volume() -> None:
+    dataset = PoseSequenceDataset([jaw_follows_volume(i) for i in range(4)])
+    model = tiny_model()
+    seen: list[tuple[int, dict[str, float]]] = []
+    result = train_lstm(model, dataset, quick_config(), callback=lambda e, m: seen.append((e, m)))
+
+    assert [e for e, _ in seen] == list(range(1, 11))
+    for _, metrics in seen:
+        assert {"loss", "loss_mouth", "loss_smoothness", "val_loss", "val_loss_mouth"} <= set(
+            metrics
+        )
+        assert all(np.isfinite(v) for v in metrics.values())
+    val = [m["val_loss"] for _, m in seen]
+    assert val[-1] < 0.3 * val[0]
+    assert result.best_epoch == int(np.argmin(val)) + 1
+    assert result.best_loss == pytest.approx(min(val))
+    assert len(result.history) == 10
+    assert not model.training
+
+    # the model holds the normalisation of its training data and predicts a new utterance
+    assert result.stats is not None
+    np.testing.assert_allclose(model.stats.mean, result.stats.mean)
+    assert -21.0 < float(model.stats.mean[13]) < -19.0
+    fresh = jaw_follows_volume(99)
+    pred = model.predict(fresh.features, fresh.fps)
+    n = min(len(pred), len(fresh.poses))
+    assert np.corrcoef(pred[:n, 63], fresh.poses[:n, 63])[0, 1] > 0.5
+
+
+def test_same_seed_same_weights_other_seed_other_weights() -> None:
+    dataset = PoseSequenceDataset([jaw_follows_volume(i, seconds=3.0) for i in range(3)])
+    cfg = quick_config(epochs=2, batches_per_epoch=3)
+    a, b, c = tiny_model(), tiny_model(), tiny_model()
+    train_lstm(a, dataset, cfg)
+    train_lstm(b, dataset, cfg)
+    train_lstm(c, dataset, quick_config(epochs=2, batches_per_epoch=3, seed=1))
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb), name
+    assert any(
+        not torch.equal(wa, wc)
+        for wa, wc in zip(a.state_dict().values(), c.state_dict().values(), strict=True)
+    )
+
+
+def test_split_by_utterance_or_in_time() -> None:
+    many = PoseSequenceDataset([jaw_follows_volume(i, seconds=2.0) for i in range(10)])
+    split = many.split(0.2, seed=0)
+    assert (len(split.train), len(split.val)) == (8, 2)
+    names = {u.name for u in split.train} | {u.name for u in split.val}
+    assert len(names) == 10
+
+    one = PoseSequenceDataset([jaw_follows_volume(0, seconds=4.0)])  # 100 frames, 400 steps
+    split = one.split(0.25)
+    train, val = split.train[0], split.val[0]
+    assert (train.poses.shape[0], val.poses.shape[0]) == (75, 25)
+    assert (train.features.shape[0], val.features.shape[0]) == (300, 100)
+    assert one.split(0.0).val is None
+
+
+def test_utterance_uses_only_frames_the_audio_covers() -> None:
+    u = jaw_follows_volume(0, seconds=2.0)
+    longer = Utterance(u.features[:150], u.poses, 25.0)  # 1.5 s of audio, 2 s of poses
+    assert longer.usable_frames(100.0) == 38  # round(1.5 * 25)
+    assert PoseSequenceDataset([longer]).num_frames == 38
+
+
+def test_bad_training_input_is_named() -> None:
+    u = jaw_follows_volume(0, seconds=1.0)
+    with pytest.raises(InputError, match="at least one"):
+        PoseSequenceDataset([])
+    with pytest.raises(InputError, match="widths"):
+        PoseSequenceDataset([u, Utterance(u.features[:, :20], u.poses, 25.0)])
+    with pytest.raises(InputError, match="fps"):
+        Utterance(u.features, u.poses, -1.0, "clip7")
+    with pytest.raises(InputError, match="clip7: poses"):
+        Utterance(u.features, u.poses[:, :100], 25.0, "clip7")
+    with pytest.raises(InputError, match="val_fraction"):
+        PoseSequenceDataset([u]).split(1.0)
+    with pytest.raises(InputError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    text_model = SequenceToPoseLSTM(audio_to_pose_config(input_dim=40, hidden=8))
+    with pytest.raises(InputError, match="28-D"):
+        train_lstm(text_model, PoseSequenceDataset([u]), quick_config(val_fraction=0.0))
