@@ -17,7 +17,7 @@ setup: ## Install everything into ./.venv (Debian packages if missing, CPU torch
 
 .PHONY: demo
 demo: setup ## Set up, then run the main job on the embedded defaults (the demo speaker)
-	$(PY) -m speech2video.cli.main demo
+	$(PY) -m speech2video_cli.main demo
 
 .PHONY: lint
 lint: ## ruff, the import-layer contract, and generated gRPC code up to date with proto/

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech2video.cli.main import COMMAND_MODULES, build_parser, main
+from speech2video_cli.main import COMMAND_MODULES, build_parser, main
 
 
 def _commands() -> list[list[str]]:
@@ -51,7 +51,7 @@ def test_bad_input_gives_one_line_and_exit_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.npz"
     np.savez(bad, poses=np.zeros((3, 100), np.float32), fps=30.0)
     proc = subprocess.run(
-        [sys.executable, "-m", "speech2video.cli.main", "draw", "--motion", str(bad), "-o",
+        [sys.executable, "-m", "speech2video_cli.main", "draw", "--motion", str(bad), "-o",
          str(tmp_path / "out.mp4")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -65,7 +65,7 @@ def test_bad_input_gives_one_line_and_exit_1(tmp_path: Path) -> None:
 def test_cli_import_is_light() -> None:
     """Building the parser must not import torch, cv2 or av (no work at import time)."""
     code = (
-        "import sys; from speech2video.cli.main import build_parser; build_parser(); "
+        "import sys; from speech2video_cli.main import build_parser; build_parser(); "
         "mods = ('torch', 'cv2', 'av', 'librosa', 'faster_whisper'); "
         "heavy = [m for m in mods if m in sys.modules]; "
         "print(','.join(heavy))"

@@ -7,7 +7,7 @@ import soundfile
 
 from speech2video.audio.features import compute_features
 from speech2video.audio.io import decode
-from speech2video.cli.main import main
+from speech2video_cli.main import main
 
 
 def test_features_command_writes_100_rows_per_second(tmp_path, capsys) -> None:

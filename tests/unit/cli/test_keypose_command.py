@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from speech2video.body.motion_file import Motion, load_motion, save_motion
-from speech2video.cli.main import main
+from speech2video_cli.main import main
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""MLOps: the one package that talks to MLflow (tracking, registry, promotion by alias)."""
