@@ -17,9 +17,11 @@ from speech2video.errors import S2VError
 
 #: Modules that add commands, in the order ``s2v --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "speech2video.cli.features_command",
-    "speech2video.cli.keypose_command",
-    "speech2video.cli.draw_command",
+    "speech2video_cli.features_command",
+    "speech2video_cli.transcribe_command",
+    "speech2video_cli.tts_command",
+    "speech2video_cli.keypose_command",
+    "speech2video_cli.draw_command",
 )
 
 

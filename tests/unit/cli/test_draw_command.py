@@ -9,8 +9,8 @@ import pytest
 
 from speech2video.audio.io import Audio, write_wav
 from speech2video.body.motion_file import Motion, save_motion
-from speech2video_cli.main import main
 from speech2video.render.video_io import probe
+from speech2video_cli.main import main
 
 
 @pytest.fixture

