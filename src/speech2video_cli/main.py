@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "speech2video_cli.tts_command",
     "speech2video_cli.keypose_command",
     "speech2video_cli.draw_command",
+    "speech2video_cli.train_renderer_command",
+    "speech2video_cli.render_command",
 )
 
 

@@ -1,0 +1,116 @@
+"""Renderer benchmark: ``python -m benchmarks.renderer [--threads 2] [--frames 8]``.
+
+Prints a table: generator parameters, GFLOPs per frame (``FlopCounterMode``), and streaming
+frames per second (one stream, frames generated in order with carried state) on CPU for the demo
+config at 256² and 512² and the production config at 256². With CUDA it adds bf16 and
+``torch.compile`` fps at 512², the first frame of a stream, and a training step time.
+Timings: best of ``--repeats`` runs (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.table import print_table
+from speech2video.render.generator import Vid2VidGenerator
+from speech2video.render.renderer_config import RendererConfig, preset
+from speech2video.render.renderer_inference import InferenceOptions, StreamingRenderer
+
+
+def gflops_per_frame(generator: Vid2VidGenerator, size: int) -> float:
+    k = generator.num_prev
+    skel = torch.zeros(1, k + 1, 3, size, size)
+    prev = torch.zeros(1, k, 3, size, size)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        generator(skel, prev)
+    return counter.get_total_flops() / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_seconds(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
+    fn()  # warm-up (and compilation)
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def stream_fps(
+    generator: Vid2VidGenerator, size: int, options: InferenceOptions, frames: int, repeats: int
+) -> float:
+    renderer = StreamingRenderer(generator, options)
+    skel = torch.rand(1, frames, 3, size, size, device=renderer.device) * 2 - 1
+    return frames / best_seconds(lambda: renderer.render_chunk(skel), renderer.device, repeats)
+
+
+def first_frame_ms(generator: Vid2VidGenerator, size: int, options: InferenceOptions) -> float:
+    renderer = StreamingRenderer(generator, options)
+    skel = torch.rand(1, 1, 3, size, size, device=renderer.device) * 2 - 1
+    return 1000 * best_seconds(lambda: renderer.render_chunk(skel), renderer.device, 3)
+
+
+def train_step_seconds(config: RendererConfig, size: int, device: torch.device) -> float:
+    from speech2video.render.renderer_training import RendererTrainer
+
+    trainer = RendererTrainer(config, device)
+    b, t = config.training.batch_size, config.training.sequence_length
+    skel = torch.rand(b, t, 3, size, size) * 2 - 1
+    real = torch.rand(b, t, 3, size, size) * 2 - 1
+    return best_seconds(lambda: trainer.step(skel, real), device, 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--frames", type=int, default=8, help="frames per timed stream")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-512", action="store_true", help="skip the CPU 512² runs")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cpu = InferenceOptions(device="cpu", precision="fp32")
+    rows: list[tuple[str, str, str, str]] = []
+    for name in ("demo", "production"):
+        gen = Vid2VidGenerator(preset(name).generator).eval()
+        params = sum(p.numel() for p in gen.parameters()) / 1e6
+        rows.append((name, "params", "-", f"{params:.2f} M"))
+        for size in (256, 512):
+            rows.append((name, "GFLOPs/frame", f"{size}²", f"{gflops_per_frame(gen, size):.2f}"))
+        sizes = (256,) if name == "production" or args.skip_512 else (256, 512)
+        for size in sizes:
+            fps = stream_fps(gen, size, cpu, args.frames, args.repeats)
+            rows.append((name, f"CPU fp32 fps ({args.threads} threads)", f"{size}²", f"{fps:.1f}"))
+        if torch.cuda.is_available():
+            for label, opts in (
+                ("CUDA fp32 fps", InferenceOptions(precision="fp32", channels_last=False)),
+                ("CUDA bf16 fps", InferenceOptions(precision="bf16")),
+                ("CUDA bf16 compiled fps", InferenceOptions(precision="bf16", compile=True)),
+            ):
+                fps = stream_fps(gen, 512, opts, 4 * args.frames, args.repeats)
+                rows.append((name, label, "512²", f"{fps:.1f}"))
+            ms = first_frame_ms(gen, 512, InferenceOptions(precision="bf16"))
+            rows.append((name, "CUDA bf16 first frame ms", "512²", f"{ms:.1f}"))
+            step = train_step_seconds(preset(name), 512, torch.device("cuda"))
+            cfg = preset(name).training
+            shape = f"512² B{cfg.batch_size}×T{cfg.sequence_length}"
+            rows.append((name, "CUDA train step s", shape, f"{step:.3f}"))
+    title = f"Renderer (torch {torch.__version__}, {args.threads} CPU threads)"
+    print_table(title, ("config", "measure", "size", "value"), rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""The ``s2v`` command line."""

@@ -1,0 +1,142 @@
+"""Renderer checkpoints: safetensors weights + a JSON config, and the resume state.
+
+A checkpoint directory holds::
+
+    config.json                 RendererConfig (renderer_config.py)
+    generator.safetensors       Vid2VidGenerator weights — all inference needs
+    discriminators.safetensors  RendererDiscriminators weights (training only)
+    training_state.pt           step and optimizer states, read with ``weights_only=True``
+
+Nothing is unpickled: weights are safetensors, the optimizer file holds tensors and plain
+containers only. Each file is written to a temporary name and renamed, so an interruption leaves
+the previous checkpoint readable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from speech2video.errors import InputError, NotFoundError
+from speech2video.render.generator import Vid2VidGenerator
+from speech2video.render.renderer_config import RendererConfig
+
+CONFIG_FILE = "config.json"
+GENERATOR_FILE = "generator.safetensors"
+DISCRIMINATORS_FILE = "discriminators.safetensors"
+TRAINING_STATE_FILE = "training_state.pt"
+#: Every file of a training checkpoint.
+CHECKPOINT_FILES = (CONFIG_FILE, GENERATOR_FILE, DISCRIMINATORS_FILE, TRAINING_STATE_FILE)
+
+
+@dataclass(frozen=True)
+class LoadedRenderer:
+    """A generator ready for inference and the config it was built from."""
+
+    generator: Vid2VidGenerator
+    config: RendererConfig
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _save_weights(module: torch.nn.Module, path: Path) -> None:
+    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    save_file(state, str(_tmp(path)))
+    os.replace(_tmp(path), path)
+
+
+def _load_weights(module: torch.nn.Module, path: Path) -> None:
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types
+        raise InputError(f"cannot read weights {path}: {exc}") from None
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise InputError(f"weights {path.name} do not match config.json ({exc})") from None
+
+
+def save_renderer(
+    directory: str | Path, config: RendererConfig, generator: torch.nn.Module
+) -> Path:
+    """Write ``config.json`` and ``generator.safetensors`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _tmp(directory / CONFIG_FILE).write_text(config.to_json() + "\n")
+    os.replace(_tmp(directory / CONFIG_FILE), directory / CONFIG_FILE)
+    _save_weights(generator, directory / GENERATOR_FILE)
+    return directory
+
+
+def load_config_file(directory: str | Path) -> RendererConfig:
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise NotFoundError(f"renderer checkpoint {directory} has no {CONFIG_FILE}")
+    return RendererConfig.from_json(path.read_text())
+
+
+def load_renderer(directory: str | Path, device: str | torch.device = "cpu") -> LoadedRenderer:
+    """The generator of a checkpoint directory, in eval mode on ``device``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NotFoundError(f"renderer checkpoint directory not found: {directory}")
+    config = load_config_file(directory)
+    weights = directory / GENERATOR_FILE
+    if not weights.is_file():
+        raise NotFoundError(f"renderer checkpoint {directory} has no {GENERATOR_FILE}")
+    generator = Vid2VidGenerator(config.generator)
+    _load_weights(generator, weights)
+    return LoadedRenderer(generator.to(device).eval(), config)
+
+
+def save_training_checkpoint(
+    directory: str | Path,
+    config: RendererConfig,
+    generator: torch.nn.Module,
+    discriminators: torch.nn.Module,
+    optimizer_generator: torch.optim.Optimizer,
+    optimizer_discriminator: torch.optim.Optimizer,
+    step: int,
+) -> Path:
+    """Everything :func:`load_training_checkpoint` needs to resume at ``step``."""
+    directory = save_renderer(directory, config, generator)
+    _save_weights(discriminators, directory / DISCRIMINATORS_FILE)
+    state = {
+        "step": int(step),
+        "optimizer_generator": optimizer_generator.state_dict(),
+        "optimizer_discriminator": optimizer_discriminator.state_dict(),
+    }
+    path = directory / TRAINING_STATE_FILE
+    torch.save(state, _tmp(path))
+    os.replace(_tmp(path), path)
+    return directory
+
+
+def has_training_checkpoint(directory: str | Path) -> bool:
+    return all((Path(directory) / f).is_file() for f in CHECKPOINT_FILES)
+
+
+def load_training_checkpoint(
+    directory: str | Path,
+    generator: torch.nn.Module,
+    discriminators: torch.nn.Module,
+    optimizer_generator: torch.optim.Optimizer,
+    optimizer_discriminator: torch.optim.Optimizer,
+) -> int:
+    """Restore weights and optimizer states in place; returns the step reached."""
+    directory = Path(directory)
+    _load_weights(generator, directory / GENERATOR_FILE)
+    _load_weights(discriminators, directory / DISCRIMINATORS_FILE)
+    try:
+        state = torch.load(directory / TRAINING_STATE_FILE, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged or foreign file
+        raise InputError(f"cannot read {TRAINING_STATE_FILE} in {directory}: {exc}") from None
+    optimizer_generator.load_state_dict(state["optimizer_generator"])
+    optimizer_discriminator.load_state_dict(state["optimizer_discriminator"])
+    return int(state["step"])

@@ -1,0 +1,150 @@
+"""The sequential vid2vid-style generator (Wang et al., NeurIPS 2018; paper §3.5).
+
+For frame ``t`` the generator sees the skeleton images ``t-K .. t`` and its own generated frames
+``t-K .. t-1`` (stacked on channels, oldest first) and predicts
+
+- a hallucinated image ``h``,
+- a backward optical flow that warps the previous generated frame ``t-1`` (render/flow.py),
+- an occlusion mask ``m`` in [0, 1],
+
+and outputs ``m · warp(frame_{t-1}, flow) + (1 − m) · h``. For the first frames of a stream the
+previous skeletons and frames do not exist: they are zeros (black), in training as in inference,
+so the network learns to hallucinate the whole frame there.
+
+The network is a U-Net: a full-resolution stem, ``depth`` stride-2 convolutions, residual blocks
+at the bottleneck, nearest-upsampling decoder with additive skips, and three 3×3 heads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from speech2video.errors import InputError
+from speech2video.render.flow import warp
+from speech2video.render.renderer_config import GeneratorConfig
+
+
+@dataclass(frozen=True)
+class GeneratorOutput:
+    """One generated frame and its parts.
+
+    frame: (B, 3, H, W) float32 in [-1, 1] — mask·warped + (1−mask)·hallucinated
+    hallucinated: (B, 3, H, W) in [-1, 1]
+    warped: (B, 3, H, W) — the previous frame warped by ``flow``
+    flow: (B, 2, H, W) — normalized backward flow (render/flow.py)
+    mask: (B, 1, H, W) in [0, 1] — weight of the warped frame
+    """
+
+    frame: torch.Tensor
+    hallucinated: torch.Tensor
+    warped: torch.Tensor
+    flow: torch.Tensor
+    mask: torch.Tensor
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+
+
+class _Down(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(_conv(cin, cout, 2), nn.InstanceNorm2d(cout, affine=True), nn.ReLU(True))
+
+
+class _Up(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.conv = _conv(cin, cout)
+        self.norm = nn.InstanceNorm2d(cout, affine=True)
+        self.act = nn.ReLU(True)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.conv(self.up(x))) + skip)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv(ch, ch),
+            nn.InstanceNorm2d(ch, affine=True),
+            nn.ReLU(True),
+            _conv(ch, ch),
+            nn.InstanceNorm2d(ch, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Vid2VidGenerator(nn.Module):
+    """Skeleton images + previous generated frames → the next frame (module docstring)."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        k = config.num_prev
+        channels = [min(config.width * 2**i, config.max_channels) for i in range(config.depth + 1)]
+        self.stem = nn.Sequential(_conv(3 * (k + 1) + 3 * k, channels[0]), nn.ReLU(True))
+        self.downs = nn.ModuleList(_Down(channels[i], channels[i + 1]) for i in range(config.depth))
+        self.blocks = nn.Sequential(*(_ResBlock(channels[-1]) for _ in range(config.res_blocks)))
+        self.ups = nn.ModuleList(
+            _Up(channels[i + 1], channels[i]) for i in reversed(range(config.depth))
+        )
+        self.image_head = _conv(channels[0], 3)
+        self.flow_head = _conv(channels[0], 2)
+        self.mask_head = _conv(channels[0], 1)
+        nn.init.zeros_(self.flow_head.weight)
+        nn.init.zeros_(self.flow_head.bias)
+
+    @property
+    def num_prev(self) -> int:
+        """K, the previous frames the generator sees."""
+        return self.config.num_prev
+
+    @property
+    def multiple(self) -> int:
+        """Frame height and width must be multiples of this."""
+        return 2**self.config.depth
+
+    def forward(self, skeletons: torch.Tensor, prev_frames: torch.Tensor) -> GeneratorOutput:
+        """Generate one frame.
+
+        skeletons: (B, K+1, 3, H, W) float32 in [-1, 1] — skeleton images t-K .. t (zeros
+            before the stream start)
+        prev_frames: (B, K, 3, H, W) float32 in [-1, 1] — generated frames t-K .. t-1 (zeros
+            before the stream start)
+        """
+        k = self.config.num_prev
+        if skeletons.ndim != 5 or skeletons.shape[1:3] != (k + 1, 3):
+            raise InputError(
+                f"skeletons must have shape (B, {k + 1}, 3, H, W); got {tuple(skeletons.shape)}"
+            )
+        b, _, _, h, w = skeletons.shape
+        if prev_frames.shape != (b, k, 3, h, w):
+            raise InputError(
+                f"prev_frames must have shape {(b, k, 3, h, w)}; got {tuple(prev_frames.shape)}"
+            )
+        if h % self.multiple or w % self.multiple:
+            raise InputError(f"frame height and width must be multiples of {self.multiple}")
+        x = torch.cat((skeletons.flatten(1, 2), prev_frames.flatten(1, 2)), dim=1)
+        x = self.stem(x)
+        skips = [x]
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        x = self.blocks(x)
+        for up, skip in zip(self.ups, reversed(skips[:-1]), strict=True):
+            x = up(x, skip)
+        hallucinated = torch.tanh(self.image_head(x))
+        flow = self.flow_head(x)
+        mask = torch.sigmoid(self.mask_head(x))
+        prev = prev_frames[:, -1]
+        warped = warp(prev, flow)
+        frame = mask * warped + (1 - mask) * hallucinated
+        return GeneratorOutput(frame, hallucinated, warped, flow, mask)

@@ -1,0 +1,90 @@
+"""The sequential generator and the flow warping it uses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speech2video.errors import InputError
+from speech2video.render.flow import flow_to_pixels, pixels_to_flow, warp
+from speech2video.render.generator import Vid2VidGenerator
+from speech2video.render.renderer_config import GeneratorConfig
+
+CFG = GeneratorConfig(width=8, depth=2, res_blocks=1, max_channels=16, num_prev=2)
+
+
+def inputs(b: int = 2, size: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    skel = torch.rand(b, 3, 3, size, size, generator=g) * 2 - 1
+    prev = torch.rand(b, 2, 3, size, size, generator=g) * 2 - 1
+    return skel, prev
+
+
+def test_outputs_shapes_ranges_and_blend() -> None:
+    torch.manual_seed(0)
+    gen = Vid2VidGenerator(CFG)
+    skel, prev = inputs()
+    out = gen(skel, prev)
+    assert out.frame.shape == out.hallucinated.shape == out.warped.shape == (2, 3, 16, 16)
+    assert out.flow.shape == (2, 2, 16, 16) and out.mask.shape == (2, 1, 16, 16)
+    assert out.hallucinated.abs().max() <= 1 and 0 <= out.mask.min() <= out.mask.max() <= 1
+    blend = out.mask * out.warped + (1 - out.mask) * out.hallucinated
+    assert torch.allclose(out.frame, blend)
+
+
+def test_initial_flow_is_zero_so_warped_is_the_previous_frame() -> None:
+    gen = Vid2VidGenerator(CFG)
+    skel, prev = inputs()
+    out = gen(skel, prev)
+    assert torch.count_nonzero(out.flow) == 0
+    assert torch.allclose(out.warped, prev[:, -1], atol=1e-5)
+
+
+def test_output_depends_on_previous_frames_and_skeletons() -> None:
+    torch.manual_seed(1)
+    gen = Vid2VidGenerator(CFG)
+    skel, prev = inputs()
+    base = gen(skel, prev).hallucinated
+    prev2 = prev.clone()
+    prev2[:, 0] = 0  # the oldest previous frame only
+    skel2 = skel.clone()
+    skel2[:, 0] = 0  # the oldest previous skeleton only
+    assert not torch.allclose(gen(skel, prev2).hallucinated, base)
+    assert not torch.allclose(gen(skel2, prev).hallucinated, base)
+
+
+def test_batch_items_are_independent() -> None:
+    gen = Vid2VidGenerator(CFG)
+    skel, prev = inputs(b=3)
+    whole = gen(skel, prev).frame
+    single = gen(skel[1:2], prev[1:2]).frame
+    assert torch.allclose(whole[1:2], single, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("skel_shape", "prev_shape", "needle"),
+    [
+        ((1, 2, 3, 16, 16), (1, 2, 3, 16, 16), "skeletons"),
+        ((1, 3, 3, 16, 16), (1, 1, 3, 16, 16), "prev_frames"),
+        ((1, 3, 3, 18, 16), (1, 2, 3, 18, 16), "multiples of 4"),
+    ],
+)
+def test_bad_shapes_are_input_errors(skel_shape: tuple, prev_shape: tuple, needle: str) -> None:
+    gen = Vid2VidGenerator(CFG)
+    with pytest.raises(InputError, match=needle):
+        gen(torch.zeros(skel_shape), torch.zeros(prev_shape))
+
+
+def test_bad_config_is_input_error() -> None:
+    with pytest.raises(InputError, match="width"):
+        Vid2VidGenerator(GeneratorConfig(width=0))
+
+
+def test_warp_by_one_pixel_shifts_the_image() -> None:
+    img = torch.arange(2 * 1 * 6 * 8, dtype=torch.float32).view(2, 1, 6, 8)
+    pixels = torch.zeros(2, 2, 6, 8)
+    pixels[:, 0] = 1.0  # read from one pixel to the right
+    shifted = warp(img, pixels_to_flow(pixels))
+    assert torch.allclose(shifted[..., :-1], img[..., 1:], atol=1e-4)
+    assert torch.allclose(shifted[..., -1], img[..., -1], atol=1e-4)  # border padding
+    assert torch.allclose(flow_to_pixels(pixels_to_flow(pixels)), pixels)

@@ -1,0 +1,173 @@
+"""Renderer training: config round trip and validation, a tiny smoke training whose L1 falls,
+checkpoints, resume, sample grids and data errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from speech2video.errors import InputError
+from speech2video.render import checkpoint as ckpt
+from speech2video.render.palette import FACE, LEFT_HAND_CIRCLE, RIGHT_HAND_CIRCLE
+from speech2video.render.renderer_config import PRESETS, RendererConfig, load_config, preset
+from speech2video.render.renderer_data import RendererDataset, write_sequence
+from speech2video.render.renderer_training import train_renderer
+
+
+def synthetic_sequence(frames: int = 4, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Skeleton images with a moving face and hands, and "real" frames that depend on them."""
+    skels, reals = [], []
+    for t in range(frames):
+        s = np.zeros((size, size, 3), np.uint8)
+        cx = size // 2 + t
+        cv2.line(s, (cx, size // 4), (cx, size - 4), (200, 180, 60), 2)
+        cv2.circle(s, (cx, size // 5), size // 8, FACE, -1)
+        cv2.circle(s, (cx - size // 3, size // 2 + t), size // 12, LEFT_HAND_CIRCLE, -1)
+        cv2.circle(s, (cx + size // 3 - 2, size // 2 - t), size // 12, RIGHT_HAND_CIRCLE, -1)
+        r = np.full_like(s, 60)
+        r[s.any(-1)] = (s[s.any(-1)] // 2 + 100).astype(np.uint8)
+        skels.append(s)
+        reals.append(cv2.GaussianBlur(r, (3, 3), 0))
+    return np.stack(skels), np.stack(reals)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("render_data")
+    skels, reals = synthetic_sequence()
+    write_sequence(root / "seq0", skels, reals)
+    return root
+
+
+def tiny(steps: int, **training: object) -> RendererConfig:
+    cfg = preset("tiny").with_steps(steps)
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, **training))
+
+
+def test_presets_round_trip_through_json(tmp_path: Path) -> None:
+    for name, cfg in PRESETS.items():
+        assert RendererConfig.from_json(cfg.to_json()) == cfg, name
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"preset": "tiny", "training": {"steps": 7}}))
+    loaded = load_config(path)
+    assert loaded.training.steps == 7 and loaded.generator == PRESETS["tiny"].generator
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"generator": {"width": 0}}, "generator.width"),
+        ({"generator": {"colour": 3}}, "colour"),
+        ({"loss": {"gan_mode": "wgan"}}, "gan_mode"),
+        ({"training": {"sequence_length": 1}}, "sequence_length"),
+        ({"training": {"crop": 30}}, "crop"),
+        ({"training": {"steps": "many"}}, "training.steps"),
+        ({"preset": "huge"}, "huge"),
+        ([1, 2], "object"),
+    ],
+)
+def test_bad_config_is_input_error(data: object, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        RendererConfig.from_json(json.dumps(data))
+
+
+def test_unknown_config_name_is_input_error() -> None:
+    with pytest.raises(InputError, match="neither a preset"):
+        load_config("no-such-config")
+
+
+def test_missing_data_dir_is_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        train_renderer(tmp_path / "absent", tmp_path / "out", tiny(1), progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no sequence"):
+        train_renderer(tmp_path / "empty", tmp_path / "out", tiny(1), progress=False)
+
+
+def test_dataset_windows_and_crop(data_dir: Path) -> None:
+    ds = RendererDataset(data_dir, sequence_length=3, crop=16)
+    assert len(ds) == 2
+    sample = ds[1]
+    assert sample.skeletons.shape == sample.frames.shape == (3, 3, 16, 16)
+    assert sample.frames.min() >= -1 and sample.frames.max() <= 1
+
+
+def test_tiny_training_reduces_l1_and_writes_outputs(data_dir: Path, tmp_path: Path) -> None:
+    history: list[tuple[int, dict[str, float]]] = []
+    result = train_renderer(
+        data_dir,
+        tmp_path / "ckpt",
+        tiny(15, checkpoint_every=100, sample_every=15),
+        callback=lambda s, m: history.append((s, m)),
+        progress=False,
+    )
+    assert result.step == 15 and [s for s, _ in history] == list(range(1, 16))
+    l1 = [m["l1"] for _, m in history]
+    assert np.mean(l1[-5:]) < 0.7 * np.mean(l1[:3]), l1
+    first = history[0][1]
+    assert first["parts_found"] == 1.0
+    for key in ("g_gan", "g_flow_warp", "g_temporal", "g_face", "g_hands", "d_total"):
+        assert np.isfinite(first[key]) and first[key] != 0.0, key
+    assert ckpt.has_training_checkpoint(tmp_path / "ckpt")
+    grid = cv2.imread(str(tmp_path / "ckpt" / "samples" / "step_0000015.png"))
+    assert grid.shape == (3 * 32, 3 * 32, 3)
+
+
+def test_resume_continues_step_count_and_optimizer(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ckpt"
+    train_renderer(data_dir, out, tiny(3, checkpoint_every=100), progress=False)
+    state = torch.load(out / ckpt.TRAINING_STATE_FILE, weights_only=True)
+    assert state["step"] == 3
+    adam_steps = {float(s["step"]) for s in state["optimizer_generator"]["state"].values()}
+    assert adam_steps == {3.0}
+
+    steps: list[int] = []
+    result = train_renderer(
+        data_dir,
+        out,
+        tiny(5, checkpoint_every=100),
+        callback=lambda s, m: steps.append(s),
+        progress=False,
+    )
+    assert steps == [4, 5] and result.step == 5
+    state = torch.load(out / ckpt.TRAINING_STATE_FILE, weights_only=True)
+    adam_steps = {float(s["step"]) for s in state["optimizer_generator"]["state"].values()}
+    assert state["step"] == 5 and adam_steps == {5.0}  # restored, not restarted (would be 2)
+
+
+def test_resume_with_another_model_config_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ckpt"
+    train_renderer(data_dir, out, tiny(1), progress=False)
+    other = dataclasses.replace(
+        tiny(2), generator=dataclasses.replace(PRESETS["tiny"].generator, width=4)
+    )
+    with pytest.raises(InputError, match="another generator"):
+        train_renderer(data_dir, out, other, progress=False)
+
+
+@pytest.mark.integration
+def test_ray_train_two_cpu_workers_share_the_loop(data_dir: Path, tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from pipelines.renderer_distributed import train_renderer_distributed
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        metrics = train_renderer_distributed(
+            data_dir,
+            tmp_path / "ckpt",
+            tiny(2, checkpoint_every=1),
+            num_workers=2,
+            report_every=1,
+            cpus_per_worker=0.5,
+        )
+    finally:
+        ray.shutdown()
+    assert metrics["step"] == 2.0 and np.isfinite(metrics["g_total"])
+    state = torch.load(tmp_path / "ckpt" / ckpt.TRAINING_STATE_FILE, weights_only=True)
+    assert state["step"] == 2
