@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "speech2video_cli.draw_command",
     "speech2video_cli.train_renderer_command",
     "speech2video_cli.render_command",
+    "speech2video_cli.demo_speaker_command",
 )
 
 
