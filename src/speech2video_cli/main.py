@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "speech2video_cli.train_renderer_command",
     "speech2video_cli.render_command",
     "speech2video_cli.demo_speaker_command",
+    "speech2video_cli.models_command",
 )
 
 

@@ -1,0 +1,85 @@
+"""Training a speaker's sequence-to-pose LSTM from audio or text inputs (shared by two stages)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.recordings import (
+    FEATURES_DIR,
+    FIT_DIR,
+    METRICS_DIR,
+    MODELS_DIR,
+    ingested_recordings,
+    keyword_clips,
+    speaker_info,
+    split_recordings,
+)
+from pipelines.stage_io import StageError, load_params, stage_file, stage_output
+
+
+def train_pose_model(stage: str, component: str, source: str) -> None:
+    """Train on (features, fitted poses) of the training recordings; write the component.
+
+    source: "audio" (data/work/features/<rec>.npy) or "text" (data/work/features/text/<rec>.npy)
+    """
+    from speech2video.audio.text_encoding import text_to_pose_config
+    from speech2video.body.motion_file import load_motion
+    from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
+    from speech2video.motion.training import PoseSequenceDataset, TrainConfig, train_lstm
+    from speech2video_mlops.tracking import TrainingRun
+
+    params = load_params()
+    p = dict(params.get(stage) or {})
+    split = params.get("split") or {}
+    speaker = speaker_info(params["speaker_dir"])["speaker"]
+    posing = {c.recording for c in keyword_clips(params["speaker_dir"])}
+    train_ids, _ = split_recordings(
+        ingested_recordings(), split.get("holdout", 0.1), int(split.get("seed", 0)), posing
+    )
+    feat_dir = FEATURES_DIR if source == "audio" else FEATURES_DIR / "text"
+    utterances = []
+    for rec in train_ids:
+        path = feat_dir / f"{rec}.npy"
+        if not path.is_file():
+            continue
+        motion = load_motion(FIT_DIR / "motion" / f"{rec}.npz")
+        utterances.append((np.load(path), motion.poses, motion.fps))
+    if not utterances:
+        raise StageError(f"{feat_dir}: no {source} inputs for the training recordings")
+    arch = {k: p[k] for k in ("hidden", "layers", "delay_s") if k in p}
+    config = audio_to_pose_config(**arch) if source == "audio" else text_to_pose_config(**arch)
+    torch_seed = int(p.get("seed", 0))
+    import torch
+
+    torch.manual_seed(torch_seed)
+    model = SequenceToPoseLSTM(config)
+    train_config = TrainConfig(
+        epochs=int(p.get("epochs", 20)),
+        batch_size=int(p.get("batch_size", 100)),
+        learning_rate=float(p.get("learning_rate", 1e-3)),
+        window_s=float(p.get("window_s", 4.0)),
+        batches_per_epoch=p.get("batches_per_epoch"),
+        seed=torch_seed,
+        smoothness=float(p.get("smoothness", 1.0)),
+        progress=bool(p.get("progress", True)),
+    )
+    dataset = PoseSequenceDataset(utterances, config.input_rate)
+    with TrainingRun(stage, speaker, {**p, "recordings": len(utterances)}) as run:
+        result = train_lstm(model, dataset, train_config, callback=run.log_epoch)
+        with stage_output(MODELS_DIR / component) as out:
+            model.save(out)
+        run.log_artifacts(MODELS_DIR / component, f"model/{component}")
+        summary = {
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_loss,
+            "train_seconds": result.seconds,
+            "recordings": len(utterances),
+        }
+        run.log_metrics({k: float(v) for k, v in summary.items()})
+        run.set_tags({"component": component})
+    METRICS_DIR.mkdir(exist_ok=True)
+    with stage_file(METRICS_DIR / f"{stage}.json") as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,95 @@
+"""Which recordings a speaker has, which are for training and which are held out."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pipelines.stage_io import StageError
+
+INGEST_DIR = Path("data/work/ingest")
+FIT_DIR = Path("data/work/fit")
+FEATURES_DIR = Path("data/work/features")
+KEYPOINTS_DIR = Path("data/work/keypoints")
+SKELETONS_DIR = Path("data/work/skeletons")
+MODELS_DIR = Path("models")
+METRICS_DIR = Path("metrics")
+
+
+@dataclass(frozen=True)
+class KeywordClip:
+    """One row of a speaker's ``keywords.csv``: a key word posed in a recording."""
+
+    word: str
+    recording: str
+    start: float
+    end: float
+    kind: str  # "still" or "motion"
+
+
+def speaker_info(speaker_dir: str | Path) -> dict:
+    """``speaker.yaml`` of a speaker folder (speaker id, language, ...)."""
+    path = Path(speaker_dir) / "speaker.yaml"
+    if not path.is_file():
+        raise StageError(f"{path}: speaker folder lacks speaker.yaml")
+    data = yaml.safe_load(path.read_text()) or {}
+    if "speaker" not in data:
+        raise StageError(f"{path}: lacks the key 'speaker'")
+    return data
+
+
+def keyword_clips(speaker_dir: str | Path) -> list[KeywordClip]:
+    """Rows of ``keywords.csv`` (empty when the speaker has none)."""
+    path = Path(speaker_dir) / "keywords.csv"
+    if not path.is_file():
+        return []
+    clips = []
+    with path.open(newline="") as f:
+        for i, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                clip = KeywordClip(
+                    row["word"].strip(),
+                    row["recording"].strip(),
+                    float(row["start"]),
+                    float(row["end"]),
+                    (row.get("kind") or "still").strip(),
+                )
+            except (KeyError, ValueError, AttributeError) as exc:
+                raise StageError(f"{path}:{i}: bad row ({exc})") from None
+            if clip.kind not in ("still", "motion") or clip.end < clip.start:
+                raise StageError(f"{path}:{i}: need kind still|motion and start <= end")
+            clips.append(clip)
+    return clips
+
+
+def ingested_recordings() -> list[str]:
+    """Recording ids the ingest stage produced, sorted."""
+    if not INGEST_DIR.is_dir():
+        raise StageError(f"{INGEST_DIR}: not found (run the ingest stage first)")
+    return sorted(p.name for p in INGEST_DIR.iterdir() if (p / "meta.json").is_file())
+
+
+def split_recordings(
+    ids: list[str], holdout: float | list[str], seed: int = 0, exclude: set[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(training, held-out) ids. ``holdout`` is a fraction of the speech recordings or explicit ids;
+    ``exclude`` (e.g. key-pose posing recordings) are in neither list."""
+    speech = [i for i in ids if i not in (exclude or set())]
+    if isinstance(holdout, list):
+        unknown = sorted(set(holdout) - set(speech))
+        if unknown:
+            raise StageError(f"params split.holdout names unknown recordings {unknown}")
+        held = sorted(holdout)
+    else:
+        n = round(float(holdout) * len(speech))
+        n = min(max(n, 1 if len(speech) > 1 and float(holdout) > 0 else 0), len(speech) - 1)
+        order = np.random.default_rng(seed).permutation(len(speech))
+        held = sorted(speech[i] for i in order[:n])
+    train = [i for i in speech if i not in held]
+    if not train:
+        raise StageError("no training recordings left after the hold-out split")
+    return train, held

@@ -1,0 +1,76 @@
+"""Stage ``train_renderer``: the speaker's vid2vid renderer on (skeleton, frame) pairs (§3.5).
+
+Training state (optimizer, discriminators, samples) lives in ``data/work/renderer_training`` so an
+interrupted run resumes; the served component (generator + config) goes to ``models/renderer``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from pipelines.recordings import METRICS_DIR, MODELS_DIR, SKELETONS_DIR, speaker_info
+from pipelines.stage_io import load_params, run_stage, stage_file, stage_output
+
+TRAINING_DIR = Path("data/work/renderer_training")
+
+
+def renderer_config(p: dict):  # -> RendererConfig
+    """The preset named by ``config`` with ``steps``/``batch_size``/``crop`` overrides."""
+    from speech2video.render.renderer_config import load_config
+
+    config = load_config(p.get("config", "demo"))
+    training = {k: p[k] for k in ("steps", "batch_size", "crop", "checkpoint_every") if k in p}
+    if training:
+        config = dataclasses.replace(
+            config, training=dataclasses.replace(config.training, **training)
+        )
+    return config
+
+
+def main() -> None:
+    from speech2video.render.checkpoint import load_renderer, save_renderer
+    from speech2video.render.renderer_training import train_renderer
+    from speech2video_mlops.tracking import TrainingRun
+
+    params = load_params()
+    p = dict(params.get("train_renderer") or {})
+    speaker = speaker_info(params["speaker_dir"])["speaker"]
+    config = renderer_config(p)
+    if not p.get("resume", True) and TRAINING_DIR.exists():
+        import shutil
+
+        shutil.rmtree(TRAINING_DIR)
+    log_every = max(1, int(p.get("log_every", 10)))
+
+    with TrainingRun("train_renderer", speaker, {**p, "preset": config.preset}) as run:
+
+        def log(step: int, metrics: dict[str, float]) -> None:
+            if step % log_every == 0:
+                run.log_metrics(metrics, step)
+
+        result = train_renderer(
+            SKELETONS_DIR,
+            TRAINING_DIR,
+            config,
+            callback=log,
+            progress=bool(p.get("progress", True)),
+        )
+        loaded = load_renderer(TRAINING_DIR)
+        with stage_output(MODELS_DIR / "renderer") as out:
+            save_renderer(out, loaded.config, loaded.generator)
+        run.log_artifacts(MODELS_DIR / "renderer", "model/renderer")
+        samples = TRAINING_DIR / "samples"
+        if samples.is_dir():
+            run.log_artifacts(samples, "samples")
+        summary = {"steps": float(result.step), **{k: float(v) for k, v in result.metrics.items()}}
+        run.log_metrics(summary)
+        run.set_tags({"component": "renderer"})
+    METRICS_DIR.mkdir(exist_ok=True)
+    with stage_file(METRICS_DIR / "train_renderer.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    run_stage("train_renderer", main)
