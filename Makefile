@@ -39,6 +39,10 @@ test: lint ## Lint, then the whole test suite (what CI runs)
 test-fast: ## Unit tests only, no lint
 	$(PY) -m pytest -q tests/unit -m "not slow"
 
+.PHONY: repro
+repro: ## Run the per-speaker pipeline (dvc repro) with the venv's python on PATH
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc repro
+
 .PHONY: bench
 bench: ## Benchmarks: core pipeline figures as a table
 	$(PY) -m benchmarks.core

@@ -56,6 +56,9 @@ def generate(out: Path) -> None:
             text = path.read_text()
             text = re.sub(r"\bfrom speech2video\.(v\d+)", r"from speech2video_api.\1", text)
             text = re.sub(r"\bimport speech2video\.(v\d+)", r"import speech2video_api.\1", text)
+            # the classes' __module__: pickling a message (Ray Serve's proxy does) needs it to be
+            # the importable module, not the proto package path
+            text = re.sub(r"'speech2video\.(v\d+\.\w+_pb2)'", r"'speech2video_api.\1'", text)
             target.write_text(HEADER + text)
         for pkg in {p.parent for p in out.rglob("*_pb2.py")}:
             init = pkg / "__init__.py"

@@ -19,6 +19,7 @@ SERVICERS = (
     "speech2video_api.v1.key_pose_pb2_grpc.add_KeyPoseServicer_to_server",
     "speech2video_api.v1.renderer_pb2_grpc.add_RendererServicer_to_server",
     "speech2video_api.v1.gateway_pb2_grpc.add_Speech2VideoServicer_to_server",
+    "services.health.add_health_servicer_to_server",
 )
 
 

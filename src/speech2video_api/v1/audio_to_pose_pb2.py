@@ -30,7 +30,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/a
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video.v1.audio_to_pose_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.audio_to_pose_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TIMEDWORDS']._serialized_start=86

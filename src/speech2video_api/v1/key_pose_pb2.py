@@ -30,7 +30,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1espeech2video/v
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video.v1.key_pose_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.key_pose_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INSERTKEYPOSESREQUEST']._serialized_start=82

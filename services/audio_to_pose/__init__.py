@@ -1,0 +1,1 @@
+"""The audio_to_pose Serve application."""

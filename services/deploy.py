@@ -1,0 +1,150 @@
+"""Start a local Ray, then Serve with every application of a serve config (``s2v serve up``).
+
+The config is ``infra/serve/serve_config.yaml`` by default; it is deployed the way ``serve run
+config.yaml`` does (Serve's controller builds each application from its ``import_path`` and
+``args`` and applies the deployment overrides). The standard health service is always added to
+``grpc_servicer_functions`` (see :mod:`services.health`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from services.health import APPLICATIONS
+
+HEALTH_SERVICER = "services.health.add_health_servicer_to_server"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "infra" / "serve" / "serve_config.yaml"
+
+
+def load_config(path: str | Path | None = None) -> dict[str, Any]:
+    """The serve config as a dict (``yaml.safe_load``)."""
+    import yaml
+
+    source = Path(path) if path else DEFAULT_CONFIG
+    if not source.is_file():
+        raise FileNotFoundError(f"serve config not found: {source}")
+    return yaml.safe_load(source.read_text())
+
+
+def prepare_config(
+    config: dict[str, Any], grpc_port: int | None = None, http_port: int | None = None
+) -> dict[str, Any]:
+    """A copy with the health servicer added and the ports replaced when given."""
+    out = copy.deepcopy(config)
+    grpc_options = out.setdefault("grpc_options", {})
+    functions = grpc_options.setdefault("grpc_servicer_functions", [])
+    if HEALTH_SERVICER not in functions:
+        functions.append(HEALTH_SERVICER)
+    if grpc_port is not None:
+        grpc_options["port"] = grpc_port
+    if http_port is not None:
+        out.setdefault("http_options", {})["port"] = http_port
+    return out
+
+
+def runtime_env_vars(grpc_port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment every Ray worker needs: the registry, the proxy address, offline flags."""
+    from speech2video_mlops.registry import default_tracking_uri, s2v_home
+
+    env = {
+        "S2V_HOME": str(s2v_home()),
+        "MLFLOW_TRACKING_URI": default_tracking_uri(),
+        "S2V_GRPC_TARGET": f"127.0.0.1:{grpc_port}",
+        "S2V_GRPC_PORT": str(grpc_port),
+        "HF_HUB_OFFLINE": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    for key in ("S2V_MODEL_ALIAS", "S2V_GATEWAY_TOKEN", "S2V_MODEL_REFRESH_S", "S2V_STT_ENGINE"):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    env.update(extra or {})
+    return env
+
+
+def start(
+    config: dict[str, Any],
+    *,
+    num_cpus: float | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 240.0,
+) -> str:
+    """Start Ray (if needed) and Serve, deploy every application and wait until the proxy
+    routes to all of them. Returns the gRPC target (``127.0.0.1:<port>``)."""
+    import ray
+    from ray.serve._private import api as serve_api
+    from ray.serve.config import gRPCOptions
+    from ray.serve.schema import ServeDeploySchema
+
+    schema = ServeDeploySchema.model_validate(config)
+    port = int(schema.grpc_options.port)
+    env_vars = runtime_env_vars(port, env)
+    os.environ.update(env_vars)  # workers started from here inherit it too
+    if not ray.is_initialized():
+        ray.init(
+            namespace="serve",
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            runtime_env={"env_vars": env_vars},
+        )
+    client = serve_api.serve_start(
+        http_options=schema.http_options.model_dump(),
+        proxy_location=schema.proxy_location,
+        grpc_options=gRPCOptions(**schema.grpc_options.model_dump()),
+    )
+    client.deploy_apps(schema, _blocking=False)
+    target = f"127.0.0.1:{port}"
+    wait_until_routed(target, [app.name for app in schema.applications], timeout_s)
+    return target
+
+
+def wait_until_routed(target: str, apps: list[str], timeout_s: float) -> None:
+    """Poll the proxy's ``ListApplications`` and Serve's status until every app is RUNNING and
+    routed; RuntimeError naming the laggards on timeout or on a failed deployment."""
+    from ray import serve
+    from ray.serve.generated import serve_pb2, serve_pb2_grpc
+
+    deadline = time.monotonic() + timeout_s
+    missing: list[str] = list(apps)
+    with grpc.insecure_channel(target) as channel:
+        stub = serve_pb2_grpc.RayServeAPIServiceStub(channel)
+        while time.monotonic() < deadline:
+            statuses = serve.status().applications
+            failed = [n for n, s in statuses.items() if str(s.status).endswith("DEPLOY_FAILED")]
+            if failed:
+                raise RuntimeError(
+                    f"applications failed to deploy: {failed}: "
+                    f"{[statuses[n].message for n in failed]}"
+                )
+            running = {n for n, s in statuses.items() if str(s.status).endswith("RUNNING")}
+            try:
+                routed = set(
+                    stub.ListApplications(
+                        serve_pb2.ListApplicationsRequest(), timeout=2
+                    ).application_names
+                )
+            except grpc.RpcError:
+                routed = set()
+            missing = [a for a in apps if a not in running or a not in routed]
+            if not missing:
+                return
+            time.sleep(1.0)
+    raise RuntimeError(f"applications not serving after {timeout_s:.0f} s: {missing}")
+
+
+def shutdown() -> None:
+    """Serve and Ray down (what this process started)."""
+    import ray
+    from ray import serve
+
+    if ray.is_initialized():
+        serve.shutdown()
+        ray.shutdown()
+
+
+__all__ = ["APPLICATIONS", "DEFAULT_CONFIG", "load_config", "prepare_config", "shutdown", "start"]

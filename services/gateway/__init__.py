@@ -1,0 +1,1 @@
+"""The gateway Serve application."""

@@ -1,0 +1,149 @@
+"""Speech2Video gateway: the product API, calling the stage applications over gRPC."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve import Application
+
+from services.convert import (
+    insertion_to_pb,
+    key_pose_options_from_pb,
+    lineage_to_pb,
+    motion_to_pb,
+    piece_to_pb,
+    words_to_pb,
+)
+from services.errors import RpcError, check_token, streaming_rpc, unary_rpc
+from services.pipeline_runner import (
+    MotionResult,
+    SynthesisInput,
+    VideoSummary,
+    synthesize_motion,
+    synthesize_video,
+)
+from services.stage_client import GrpcStages
+from speech2video_api.v1 import gateway_pb2 as pb
+
+
+class Args(BaseModel):
+    """Application arguments (``serve_config.yaml`` ``args``)."""
+
+    max_audio_seconds: float = Field(120.0, gt=0)
+    #: Stage calls through this proxy address (None: ``$S2V_GRPC_TARGET`` or 127.0.0.1:9000).
+    grpc_target: str | None = None
+    stage_timeout_s: float = Field(600.0, gt=0)
+
+
+def _request_id(grpc_context: Any) -> str:
+    """The caller's ``request_id`` metadata, else the id Serve gave the request."""
+    given = grpc_context.request_id()
+    if given:
+        return str(given)
+    from ray.serve.context import _get_serve_request_context
+
+    return str(_get_serve_request_context().request_id or "")
+
+
+def _input(request: Any) -> SynthesisInput:
+    kind = request.WhichOneof("input")
+    if kind is None:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "the request needs audio or text")
+    if not request.speaker_id:
+        raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "speaker_id is required")
+    return SynthesisInput(
+        speaker=request.speaker_id,
+        audio=request.audio if kind == "audio" else b"",
+        text=request.text.text if kind == "text" else "",
+        language=(request.text.language if kind == "text" else "") or "en",
+        key_poses=key_pose_options_from_pb(request.key_poses),
+    )
+
+
+@serve.deployment(
+    name="Speech2Video",
+    ray_actor_options={"num_cpus": 0.2},
+    max_ongoing_requests=16,
+    max_queued_requests=32,
+)
+class Speech2Video:
+    """``speech2video.v1.Speech2Video``: validate, call the stages, stream the video."""
+
+    def __init__(self, args: Args) -> None:
+        self.args = args
+        self.stages = GrpcStages(args.grpc_target, args.stage_timeout_s)
+        self.token = os.environ.get("S2V_GATEWAY_TOKEN") or None
+
+    def check_health(self) -> None:
+        return None
+
+    @streaming_rpc
+    async def Synthesize(  # noqa: N802 - the RPC name
+        self, request: pb.SynthesizeRequest, grpc_context: Any
+    ) -> AsyncIterator[pb.SynthesizeResponse]:
+        check_token(grpc_context, self.token)
+        job = _input(request)
+        index = 0
+        async for item in synthesize_video(self.stages, job, self.args.max_audio_seconds):
+            if isinstance(item, VideoSummary):
+                yield pb.SynthesizeResponse(result=self._summary(item, grpc_context))
+            else:
+                yield pb.SynthesizeResponse(chunk=piece_to_pb(item, index))
+                index += 1
+
+    @unary_rpc(lambda: pb.SynthesizeMotionResponse())
+    async def SynthesizeMotion(  # noqa: N802 - the RPC name
+        self, request: pb.SynthesizeMotionRequest, grpc_context: Any
+    ) -> pb.SynthesizeMotionResponse:
+        check_token(grpc_context, self.token)
+        if request.export_format == pb.SynthesizeMotionRequest.EXPORT_FORMAT_BVH:
+            raise RpcError(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "BVH export is not implemented yet; use EXPORT_FORMAT_SMPLX_NPZ",
+            )
+        result = await synthesize_motion(self.stages, _input(request), self.args.max_audio_seconds)
+        reply = pb.SynthesizeMotionResponse(
+            poses=motion_to_pb(result.motion),
+            words=words_to_pb(result.words),
+            insertions=[insertion_to_pb(e) for e in result.insertions],
+            lineage=lineage_to_pb(result.lineage, _request_id(grpc_context)),
+        )
+        if request.export_format == pb.SynthesizeMotionRequest.EXPORT_FORMAT_SMPLX_NPZ:
+            reply.export_data = _export_npz(result)
+            reply.export_filename = f"{request.speaker_id}_motion_smplx.npz"
+        return reply
+
+    @staticmethod
+    def _summary(item: VideoSummary, grpc_context: Any) -> pb.SynthesisResult:
+        result = item.result
+        return pb.SynthesisResult(
+            words=words_to_pb(result.words),
+            insertions=[insertion_to_pb(e) for e in result.insertions],
+            lineage=lineage_to_pb(item.lineage, _request_id(grpc_context)),
+            num_frames=result.motion.num_frames,
+            fps=result.motion.fps,
+            duration_s=result.duration_s,
+        )
+
+
+def _export_npz(result: MotionResult) -> bytes:
+    """The AMASS/BEAT2 SMPL-X layout (hand PCA expanded with the open hand basis)."""
+    from speech2video.body.hand_basis import open_hand_basis
+    from speech2video.body.motion_file import export_amass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "motion.npz"
+        export_amass(path, result.motion, open_hand_basis())
+        return path.read_bytes()
+
+
+def build_app(args: Args | dict[str, Any]) -> Application:
+    """The ``gateway`` application."""
+    return Speech2Video.bind(Args.model_validate(args))

@@ -1,0 +1,88 @@
+"""Standard ``grpc.health.v1.Health`` on Serve's gRPC proxy, answered by the proxy itself.
+
+Ray Serve 2.60 routes every registered service to a replica, which needs the ``application``
+metadata header; health checkers (grpcurl, grpc_health_probe, Kubernetes gRPC probes) send none.
+:func:`add_health_servicer_to_server`, listed in ``grpc_options.grpc_servicer_functions``,
+registers Health as a *passthrough* service of the proxy's server (the mechanism Serve uses for
+server reflection), so it is answered in the proxy process with no header:
+
+- ``service=""``: SERVING while the proxy runs;
+- ``service="speech2video.v1.<Service>"``: SERVING when the proxy has a route to the application
+  serving it (asked of the proxy's own ``ListApplications``), else NOT_SERVING;
+- any other name: NOT_FOUND. ``Watch`` is not offered (UNIMPLEMENTED).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+SERVICE_NAME = "grpc.health.v1.Health"
+#: gRPC service → Serve application name (the route in ``serve_config.yaml``).
+APPLICATIONS: dict[str, str] = {
+    "speech2video.v1.Transcription": "transcription",
+    "speech2video.v1.AudioToPose": "audio_to_pose",
+    "speech2video.v1.KeyPose": "key_pose",
+    "speech2video.v1.Renderer": "renderer",
+    "speech2video.v1.Speech2Video": "gateway",
+}
+_CACHE_S = 2.0
+
+
+def _proxy_target() -> str:
+    port = os.environ.get("S2V_GRPC_PORT", "9000")
+    return f"127.0.0.1:{port}"
+
+
+class ProxyHealth(health_pb2_grpc.HealthServicer):
+    """Health answered from the proxy's own route table (cached for two seconds)."""
+
+    def __init__(self, target: str | None = None) -> None:
+        self.target = target
+        self._apps: set[str] = set()
+        self._at = -_CACHE_S
+        self._channel: Any = None
+
+    async def _applications(self) -> set[str]:
+        from ray.serve.generated import serve_pb2, serve_pb2_grpc
+
+        if time.monotonic() - self._at < _CACHE_S:
+            return self._apps
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(self.target or _proxy_target())
+        stub = serve_pb2_grpc.RayServeAPIServiceStub(self._channel)
+        try:
+            reply = await stub.ListApplications(serve_pb2.ListApplicationsRequest(), timeout=2.0)
+            self._apps = set(reply.application_names)
+        except grpc.aio.AioRpcError:
+            self._apps = set()
+        self._at = time.monotonic()
+        return self._apps
+
+    async def Check(  # noqa: N802 - the RPC name
+        self, request: health_pb2.HealthCheckRequest, context: Any
+    ) -> health_pb2.HealthCheckResponse:
+        status = health_pb2.HealthCheckResponse
+        if not request.service:
+            return status(status=status.SERVING)
+        app = APPLICATIONS.get(request.service)
+        if app is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service}")
+        serving = app in await self._applications()
+        return status(status=status.SERVING if serving else status.NOT_SERVING)
+
+
+def add_health_servicer_to_server(servicer: Any, server: Any) -> None:
+    """A ``grpc_servicer_functions`` entry: Health as a passthrough service of the proxy.
+
+    ``servicer`` (Serve passes a mock) is ignored; on a plain gRPC server this simply adds the
+    servicer.
+    """
+    del servicer
+    if hasattr(server, "add_passthrough_service"):
+        server.add_passthrough_service(SERVICE_NAME)
+    health_pb2_grpc.add_HealthServicer_to_server(ProxyHealth(), server)

@@ -1,0 +1,87 @@
+"""KeyPose: key poses inserted at the speaker's key words (paper §3.3)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve import Application
+
+from services.convert import (
+    insertion_to_pb,
+    key_pose_options_from_pb,
+    lineage_to_pb,
+    motion_from_pb,
+    motion_to_pb,
+    words_from_pb,
+)
+from services.errors import unary_rpc
+from services.multiplexing import request_models, speaker_model_getter
+from speech2video import synthesis
+from speech2video.model_set import KEY_POSE_DICTIONARY
+from speech2video_api.v1 import key_pose_pb2 as pb
+
+
+class Args(BaseModel):
+    """Application arguments (``serve_config.yaml`` ``args``)."""
+
+    model_alias: str | None = None  # None: $S2V_MODEL_ALIAS or production
+    max_loaded_speakers: int = Field(8, ge=1)
+
+
+@serve.deployment(
+    name="KeyPose",
+    ray_actor_options={"num_cpus": 0.1},
+    max_ongoing_requests=16,
+    max_queued_requests=64,
+)
+class KeyPose:
+    """``speech2video.v1.KeyPose``; the speaker id is the multiplexed model id."""
+
+    def __init__(self, args: Args) -> None:
+        self.args = args
+        self.models = speaker_model_getter(
+            (KEY_POSE_DICTIONARY,),
+            alias=args.model_alias,
+            max_loaded_speakers=args.max_loaded_speakers,
+        )
+
+    def check_health(self) -> None:
+        return None
+
+    @unary_rpc(lambda: pb.InsertKeyPosesResponse())
+    async def InsertKeyPoses(  # noqa: N802 - the RPC name
+        self, request: pb.InsertKeyPosesRequest, grpc_context: Any
+    ) -> pb.InsertKeyPosesResponse:
+        motion = motion_from_pb(request.poses)
+        words = words_from_pb(request.words)
+        options = key_pose_options_from_pb(request.options)
+        models = await request_models(self.models)
+        seed = (
+            options.seed
+            if options.seed is not None
+            else synthesis.seed_of(" ".join(f"{w.word}@{w.start:.3f}" for w in words))
+        )
+        result = await asyncio.to_thread(
+            synthesis.insert_key_poses,
+            models.get(KEY_POSE_DICTIONARY),
+            motion,
+            words,
+            seed=seed,
+            force=options.force,
+            forbid=options.forbid,
+            interpolation=options.interpolation,
+            disabled=options.disabled,
+        )
+        return pb.InsertKeyPosesResponse(
+            poses=motion_to_pb(motion.with_poses(result.poses)),
+            insertions=[insertion_to_pb(e) for e in result.log],
+            lineage=lineage_to_pb(models.lineage(KEY_POSE_DICTIONARY)),
+        )
+
+
+def build_app(args: Args | dict[str, Any]) -> Application:
+    """The ``key_pose`` application."""
+    return KeyPose.bind(Args.model_validate(args))

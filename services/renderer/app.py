@@ -1,0 +1,111 @@
+"""Renderer: pose sequence → skeleton images → the speaker's video, streamed as MP4 pieces."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve import Application
+
+from services.convert import lineage_to_pb, motion_from_pb, piece_to_pb
+from services.errors import streaming_rpc
+from services.multiplexing import request_models, speaker_model_getter
+from speech2video import synthesis
+from speech2video.audio.io import decode
+from speech2video.model_set import BODY_MODEL, RENDERER, load_component
+from speech2video_api.v1 import renderer_pb2 as pb
+
+
+class Args(BaseModel):
+    """Application arguments (``serve_config.yaml`` ``args``)."""
+
+    model_alias: str | None = None  # None: $S2V_MODEL_ALIAS or production
+    max_loaded_speakers: int = Field(2, ge=1)
+    render_chunk_frames: int = Field(synthesis.DEFAULT_CHUNK_FRAMES, ge=1)
+    max_audio_seconds: float = Field(120.0, gt=0)
+    #: auto: ask for one GPU when the cluster has one (at build time); never: CPU only.
+    gpu: Literal["auto", "never"] = "auto"
+
+
+def load_renderer_component(component: str, directory: Path) -> Any:
+    """Renderer checkpoints become a ready StreamingRenderer (CUDA when present)."""
+    if component != RENDERER:
+        return load_component(component, directory)
+    from speech2video.render.checkpoint import load_renderer
+    from speech2video.render.renderer_inference import StreamingRenderer
+
+    return StreamingRenderer(load_renderer(directory).generator)
+
+
+async def _in_thread(pieces: Iterator[Any]) -> AsyncIterator[Any]:
+    """Iterate a blocking generator off the event loop; closing it when the caller stops."""
+    try:
+        while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+            yield piece
+    finally:
+        # still running in its thread after a cancel: it ends by itself
+        with contextlib.suppress(ValueError):
+            pieces.close()  # type: ignore[attr-defined]
+
+
+@serve.deployment(
+    name="Renderer",
+    ray_actor_options={"num_cpus": 0.5},
+    max_ongoing_requests=2,
+    max_queued_requests=8,
+)
+class Renderer:
+    """``speech2video.v1.Renderer``; the speaker id is the multiplexed model id."""
+
+    def __init__(self, args: Args) -> None:
+        self.args = args
+        self.models = speaker_model_getter(
+            (RENDERER, BODY_MODEL),
+            alias=args.model_alias,
+            max_loaded_speakers=args.max_loaded_speakers,
+            loader=load_renderer_component,
+        )
+
+    def check_health(self) -> None:
+        return None
+
+    @streaming_rpc
+    async def RenderVideo(  # noqa: N802 - the RPC name
+        self, request: pb.RenderVideoRequest, grpc_context: Any
+    ) -> AsyncIterator[pb.RenderVideoResponse]:
+        motion = motion_from_pb(request.poses)
+        audio = None
+        if request.audio:
+            audio = await asyncio.to_thread(
+                decode, request.audio, max_seconds=self.args.max_audio_seconds
+            )
+        models = await request_models(self.models)
+        chunk = request.chunk_frames or self.args.render_chunk_frames
+        pieces = synthesis.render_pieces(
+            models.get(RENDERER), models.get(BODY_MODEL), motion, audio, chunk
+        )
+        lineage = lineage_to_pb(models.lineage(RENDERER, BODY_MODEL))
+        index = 0
+        async for piece in _in_thread(pieces):
+            reply = pb.RenderVideoResponse(chunk=piece_to_pb(piece, index))
+            if piece.last:
+                reply.lineage.CopyFrom(lineage)
+            index += 1
+            yield reply
+
+
+def build_app(args: Args | dict[str, Any]) -> Application:
+    """The ``renderer`` application; one GPU per replica when the cluster has GPUs."""
+    parsed = Args.model_validate(args)
+    deployment = Renderer
+    if parsed.gpu == "auto":
+        import ray
+
+        if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) >= 1:
+            deployment = Renderer.options(ray_actor_options={"num_cpus": 0.5, "num_gpus": 1})
+    return deployment.bind(parsed)

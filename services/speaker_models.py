@@ -1,0 +1,155 @@
+"""Per-speaker models in a replica: loaded from the registry by alias, swapped on promotion.
+
+A deployment keeps one :class:`SpeakerModels` per speaker in its ``@serve.multiplexed`` LRU.
+Each request takes :meth:`SpeakerModels.snapshot`: an immutable :class:`ModelSnapshot` it uses to
+the end, so in-flight requests finish on the models they started with. When the snapshot is
+older than ``refresh_s``, a background check (one at a time) resolves the alias again; a new
+version is downloaded and loaded off the event loop and then replaces the snapshot in one
+assignment. If the registry cannot be reached the loaded models keep serving (a warning is
+logged); only a speaker never loaded needs the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.convert import Lineage
+from speech2video.errors import NotFoundError
+from speech2video.model_set import load_component
+from speech2video_mlops.registry import DEFAULT_ALIAS, ModelRegistry, ModelVersionRef, check_speaker
+
+logger = logging.getLogger("ray.serve")
+Loader = Callable[[str, Path], Any]
+DEFAULT_REFRESH_S = float(os.environ.get("S2V_MODEL_REFRESH_S", "3"))
+
+_REGISTRY: ModelRegistry | None = None
+_REGISTRY_LOCK = threading.Lock()
+
+
+def registry() -> ModelRegistry:
+    """The process-wide registry client (``MLFLOW_TRACKING_URI`` or the embedded store)."""
+    global _REGISTRY
+    with _REGISTRY_LOCK:
+        if _REGISTRY is None:
+            _REGISTRY = ModelRegistry()
+        return _REGISTRY
+
+
+def default_alias() -> str:
+    return os.environ.get("S2V_MODEL_ALIAS") or DEFAULT_ALIAS
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """The models of one speaker at one moment: component → (version ref, loaded model)."""
+
+    speaker: str
+    refs: dict[str, ModelVersionRef]
+    models: dict[str, Any]
+
+    def get(self, component: str) -> Any:
+        if component not in self.models:
+            raise NotFoundError(f"speaker {self.speaker!r} has no {component} model")
+        return self.models[component]
+
+    def lineage(self, *components: str) -> Lineage:
+        """Lineage of the given components (all when none given)."""
+        names = components or tuple(self.refs)
+        refs = [self.refs[c] for c in names if c in self.refs]
+        hashes = {f"{r.component}.{k}": v for r in refs for k, v in r.data_hashes.items()}
+        return Lineage(tuple(r.lineage() for r in refs), hashes)
+
+
+class SpeakerModels:
+    """One speaker's components in this replica, kept in step with ``alias``."""
+
+    def __init__(
+        self,
+        speaker: str,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+        alias: str | None = None,
+        refresh_s: float = DEFAULT_REFRESH_S,
+        loader: Loader = load_component,
+    ) -> None:
+        self.speaker = check_speaker(speaker)
+        self.required, self.optional = tuple(required), tuple(optional)
+        self.alias = alias or default_alias()
+        self.refresh_s = refresh_s
+        self.loader = loader
+        self._snapshot: ModelSnapshot | None = None
+        self._checked = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, speaker: str, required: Sequence[str], **kwargs: Any) -> SpeakerModels:
+        """Load the speaker's models; NotFoundError for an unknown speaker."""
+        models = cls(speaker, required, **kwargs)
+        models._snapshot = await asyncio.to_thread(models._load, None)
+        models._checked = time.monotonic()
+        logger.info("loaded %s: %s", speaker, models._versions(models._snapshot))
+        return models
+
+    def snapshot(self) -> ModelSnapshot:
+        """The current models; starts a background version check when due."""
+        assert self._snapshot is not None
+        due = time.monotonic() - self._checked >= self.refresh_s
+        if due and (self._refreshing is None or self._refreshing.done()):
+            self._checked = time.monotonic()
+            self._refreshing = asyncio.get_running_loop().create_task(self.refresh())
+        return self._snapshot
+
+    async def refresh(self) -> bool:
+        """Resolve the alias again and swap to new versions; True when something changed."""
+        current = self._snapshot
+        try:
+            fresh = await asyncio.to_thread(self._load, current)
+        except Exception as exc:  # registry outage: keep serving what is loaded
+            logger.warning(
+                "model refresh for %s failed, keeping loaded models: %s", self.speaker, exc
+            )
+            return False
+        if current is not None and fresh is current:
+            return False
+        self._snapshot = fresh  # one assignment: the swap
+        logger.info("swapped %s to %s", self.speaker, self._versions(fresh))
+        return True
+
+    def _load(self, current: ModelSnapshot | None) -> ModelSnapshot:
+        reg = registry()
+        refs: dict[str, ModelVersionRef] = {}
+        for component in (*self.required, *self.optional):
+            try:
+                refs[component] = reg.by_alias(self.speaker, component, self.alias)
+            except NotFoundError:
+                if component in self.required:
+                    raise NotFoundError(
+                        f"unknown speaker {self.speaker!r}: no {component} model at alias "
+                        f"{self.alias!r}"
+                    ) from None
+        if current is not None and _versions_of(refs) == _versions_of(current.refs):
+            return current
+        models: dict[str, Any] = {}
+        for component, ref in refs.items():
+            old = current.refs.get(component) if current else None
+            if old is not None and current is not None and old.version == ref.version:
+                models[component] = current.models[component]
+            else:
+                models[component] = self.loader(component, reg.download(ref))
+        return ModelSnapshot(self.speaker, refs, models)
+
+    @staticmethod
+    def _versions(snapshot: ModelSnapshot) -> str:
+        return ", ".join(f"{c} v{r.version}" for c, r in snapshot.refs.items())
+
+
+def _versions_of(refs: dict[str, ModelVersionRef]) -> dict[str, str]:
+    return {c: r.version for c, r in refs.items()}

@@ -1,0 +1,79 @@
+"""Transcription: speech → words with times (or a known transcript aligned to the speech)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field
+from ray import serve
+from ray.serve import Application
+
+from services.convert import words_to_pb
+from services.errors import unary_rpc
+from speech2video.audio.io import decode
+from speech2video_api.v1 import transcription_pb2 as pb
+
+
+class Args(BaseModel):
+    """Application arguments (``serve_config.yaml`` ``args``)."""
+
+    max_audio_seconds: float = Field(120.0, gt=0)
+    #: Speech-to-text engine name (None: ``$S2V_STT_ENGINE`` or whisper).
+    stt_engine: str | None = None
+
+
+@serve.deployment(
+    name="Transcription",
+    ray_actor_options={"num_cpus": 0.4},
+    max_ongoing_requests=4,
+    max_queued_requests=16,
+)
+class Transcription:
+    """``speech2video.v1.Transcription``; not per speaker."""
+
+    def __init__(self, args: Args) -> None:
+        from speech2video.audio.transcriber import get_transcriber
+
+        self.args = args
+        get_transcriber(args.stt_engine)  # load the engine before the first request
+
+    def check_health(self) -> None:
+        return None
+
+    @unary_rpc(lambda: pb.TranscribeResponse())
+    async def Transcribe(  # noqa: N802 - the RPC name
+        self, request: pb.TranscribeRequest, grpc_context: Any
+    ) -> pb.TranscribeResponse:
+        audio = await asyncio.to_thread(
+            decode, request.audio, max_seconds=self.args.max_audio_seconds
+        )
+        language = request.language or None
+        if request.known_text:
+            from speech2video.audio.alignment import align
+
+            aligned = await asyncio.to_thread(
+                align, audio, request.known_text, stt_engine=self.args.stt_engine
+            )
+            return pb.TranscribeResponse(
+                language=request.language or "en",
+                engine=f"align-{aligned.engine}",
+                words=words_to_pb(aligned.words),
+                duration_s=audio.duration,
+            )
+        from speech2video.audio.transcriber import transcribe
+
+        result = await asyncio.to_thread(
+            transcribe, audio, engine=self.args.stt_engine, language=language
+        )
+        return pb.TranscribeResponse(
+            language=result.language,
+            engine=result.engine,
+            words=words_to_pb(result.words),
+            duration_s=audio.duration,
+        )
+
+
+def build_app(args: Args | dict[str, Any]) -> Application:
+    """The ``transcription`` application."""
+    return Transcription.bind(Args.model_validate(args))

@@ -1,0 +1,209 @@
+"""Fragmented MP4 (H.264 + AAC) encoded to byte pieces as frames arrive, for streaming.
+
+The muxer runs with ``movflags=frag_keyframe+empty_moov+default_base_moof``: the header (``ftyp``
++ an empty ``moov``) is written first, then one ``moof``+``mdat`` fragment per keyframe interval.
+Every :meth:`Mp4StreamEncoder.write_chunk` starts with a forced keyframe, so a chunk of frames
+becomes one fragment; the bytes the muxer has written so far are handed back as a piece. The
+pieces, concatenated in order, are one playable mp4 (players and PyAV read it as a whole file).
+
+A fragment is written out when the next one starts, so a chunk's frames travel in the piece of
+the following chunk (or of :meth:`finish`); x264 runs with ``tune=zerolatency`` so no frame is
+held back by look-ahead. Audio (mono, its own rate) is muxed up to the time of the last frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from speech2video.audio.io import Audio
+from speech2video.errors import InputError
+
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+#: AAC frame size; audio goes to the encoder in blocks of a few frames.
+_AUDIO_BLOCK = 1024 * 8
+
+
+class _Sink:
+    """A write-only file object collecting what the muxer writes."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        return None
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+@dataclass(frozen=True)
+class Mp4Piece:
+    """Bytes of the stream and the frames encoded (not necessarily flushed) when it was cut."""
+
+    data: bytes
+    first_frame: int
+    num_frames: int
+    last: bool
+
+
+class Mp4StreamEncoder:
+    """Encode RGB frames, (height, width, 3) uint8, into fragmented-MP4 pieces.
+
+    fps: frames per second; width, height: pixels (even numbers); audio: optional mono audio
+    muxed as AAC; crf/preset: x264 quality and speed.
+    """
+
+    def __init__(
+        self,
+        fps: float,
+        width: int,
+        height: int,
+        audio: Audio | None = None,
+        crf: int = 23,
+        preset: str = "veryfast",
+    ) -> None:
+        import av
+
+        if not np.isfinite(fps) or fps <= 0:
+            raise InputError(f"fps must be a positive number; got {fps}")
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise InputError(f"video size must be positive and even; got {width}x{height}")
+        if audio is not None and (audio.samples.ndim != 1 or audio.samples.size == 0):
+            raise InputError("audio to mux must be non-empty mono samples (N,)")
+        self.fps, self.width, self.height, self.audio = float(fps), width, height, audio
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.frames_written = 0
+        self._piece_start = 0
+        self._audio_pos = 0
+        self._sink = _Sink()
+        self._container: Any = av.open(
+            self._sink, mode="w", format="mp4", options={"movflags": MOVFLAGS}
+        )
+        video = self._container.add_stream("libx264", rate=self.rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency"}
+        self._video = video
+        self._audio: Any = None
+        if audio is not None:
+            self._audio = self._container.add_stream("aac", rate=int(audio.rate))
+            self._audio.layout = "mono"
+
+    def write_chunk(self, frames: Iterable[np.ndarray]) -> Mp4Piece:
+        """Encode frames (the first as a keyframe); return the bytes written since the last
+        piece (possibly empty)."""
+        import av
+
+        if self._container is None:
+            raise InputError("the stream is finished")
+        first = True
+        for frame in frames:
+            arr = np.asarray(frame)
+            if arr.shape != (self.height, self.width, 3) or arr.dtype != np.uint8:
+                raise InputError(
+                    f"frame {self.frames_written} must be ({self.height}, {self.width}, 3) "
+                    f"uint8; got {arr.shape} {arr.dtype}"
+                )
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+            vf.pts, vf.time_base = self.frames_written, 1 / self.rate
+            if first:
+                vf.pict_type = av.video.frame.PictureType.I
+                first = False
+            self._container.mux(self._video.encode(vf))
+            self.frames_written += 1
+            self._write_audio_until(self.frames_written / self.fps)
+        return self._cut(last=False)
+
+    def finish(self) -> Mp4Piece:
+        """Flush the encoders and the muxer; the returned piece ends the file."""
+        if self._container is None:
+            raise InputError("the stream is finished")
+        try:
+            self._container.mux(self._video.encode(None))
+            if self._audio is not None:
+                self._write_audio_until(None)
+                self._container.mux(self._audio.encode(None))
+        finally:
+            self._container.close()
+            self._container = None
+        return self._cut(last=True)
+
+    def close(self) -> None:
+        """Abandon the stream (idempotent)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _cut(self, last: bool) -> Mp4Piece:
+        piece = Mp4Piece(
+            self._sink.take(), self._piece_start, self.frames_written - self._piece_start, last
+        )
+        self._piece_start = self.frames_written
+        return piece
+
+    def _write_audio_until(self, seconds: float | None) -> None:
+        import av
+
+        if self.audio is None:
+            return
+        samples = self.audio.samples
+        end = samples.size if seconds is None else min(samples.size, int(seconds * self.audio.rate))
+        while self._audio_pos < end:
+            stop = min(end, self._audio_pos + _AUDIO_BLOCK)
+            block = np.ascontiguousarray(samples[self._audio_pos : stop], np.float32)[None, :]
+            af = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
+            af.sample_rate = int(self.audio.rate)
+            af.pts, af.time_base = self._audio_pos, Fraction(1, int(self.audio.rate))
+            self._container.mux(self._audio.encode(af))
+            self._audio_pos = stop
+
+
+def encode_pieces(
+    frames: Iterable[np.ndarray],
+    fps: float,
+    chunk_frames: int,
+    audio: Audio | None = None,
+) -> Iterator[Mp4Piece]:
+    """Frames (each (H, W, 3) uint8, size from the first) → fragmented-MP4 pieces, one per
+    ``chunk_frames`` frames and a final one; empty pieces are skipped (the last is always
+    given)."""
+    if chunk_frames < 1:
+        raise InputError(f"chunk_frames must be >= 1; got {chunk_frames}")
+    encoder: Mp4StreamEncoder | None = None
+    buffer: list[np.ndarray] = []
+    try:
+        for frame in frames:
+            buffer.append(frame)
+            if encoder is None:
+                h, w = np.asarray(frame).shape[:2]
+                encoder = Mp4StreamEncoder(fps, w, h, audio)
+            if len(buffer) == chunk_frames:
+                piece = encoder.write_chunk(buffer)
+                buffer = []
+                if piece.data:
+                    yield piece
+        if encoder is None:
+            raise InputError("no frames to encode")
+        if buffer:
+            piece = encoder.write_chunk(buffer)
+            if piece.data:
+                yield piece
+        yield encoder.finish()
+    finally:
+        if encoder is not None:
+            encoder.close()

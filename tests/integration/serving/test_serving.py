@@ -1,0 +1,320 @@
+"""Every Serve application on a real local Ray, tiny model sets for two speakers in a temp MLflow
+registry, called through a real gRPC channel on 127.0.0.1 (one Ray start for the module)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from speech2video_api.v1 import gateway_pb2, gateway_pb2_grpc, renderer_pb2, renderer_pb2_grpc
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+TOKEN = "test-token"
+SPEAKERS = ("alice", "bob")
+TEXT = "This is a huge wave of good news for everyone who listens today."
+
+
+@dataclass
+class Cluster:
+    target: str
+    registry: object
+    sets_dir: Path
+    speech: bytes  # WAV of TEXT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    from services import deploy
+    from services.pipeline_runner import wav_bytes
+    from speech2video.audio.tts import synthesize
+    from speech2video_mlops.registry import ModelRegistry
+    from tests.fixtures.model_sets import register_model_set
+
+    root = tmp_path_factory.mktemp("serving")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("S2V_HOME", str(root / "home"))
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mp.setenv("S2V_GATEWAY_TOKEN", TOKEN)
+    mp.setenv("S2V_MODEL_REFRESH_S", "1")
+    mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    registry = ModelRegistry()
+    for seed, speaker in enumerate(SPEAKERS):
+        register_model_set(registry, speaker, root / "sets", seed=seed)
+    config = deploy.prepare_config(deploy.load_config(), _free_port(), _free_port())
+    try:
+        target = deploy.start(config, num_cpus=2)
+        yield Cluster(target, registry, root / "sets", wav_bytes(synthesize(TEXT).audio))
+    finally:
+        deploy.shutdown()
+        mp.undo()
+
+
+def _meta(token: str | None = TOKEN) -> tuple[tuple[str, str], ...]:
+    meta = [("application", "gateway")]
+    if token:
+        meta.append(("authorization", f"Bearer {token}"))
+    return tuple(meta)
+
+
+def _run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _synthesize(target: str, request: gateway_pb2.SynthesizeRequest) -> list:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = gateway_pb2_grpc.Speech2VideoStub(channel)
+        return [m async for m in stub.Synthesize(request, metadata=_meta(), timeout=300)]
+
+
+async def _motion(
+    target: str, request: gateway_pb2.SynthesizeMotionRequest, token: str | None = TOKEN
+) -> gateway_pb2.SynthesizeMotionResponse:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = gateway_pb2_grpc.Speech2VideoStub(channel)
+        return await stub.SynthesizeMotion(request, metadata=_meta(token), timeout=120)
+
+
+def _clean(details: str) -> None:
+    for leak in ("Traceback", "ray::", "ActorID", "RayTaskError", "pid="):
+        assert leak not in details, details
+
+
+def test_synthesize_streams_a_playable_mp4_with_audio(cluster: Cluster) -> None:
+    import av
+
+    request = gateway_pb2.SynthesizeRequest(speaker_id="alice", audio=cluster.speech)
+    messages = _run(_synthesize(cluster.target, request))
+    chunks = [m.chunk for m in messages if m.HasField("chunk")]
+    assert [c.index for c in chunks] == list(range(len(chunks))) and chunks[-1].last
+    assert messages[-1].HasField("result") and len(chunks) == len(messages) - 1
+    result = messages[-1].result
+    with av.open(io.BytesIO(b"".join(c.data for c in chunks))) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        frames = list(container.decode(video=0))
+    assert len(frames) == result.num_frames > 0 and frames[0].width == 64
+    assert result.fps == 15 and result.words
+    assert any(i.entry == "huge" and i.status == "inserted" for i in result.insertions)
+    models = {m.component: m for m in result.lineage.models}
+    assert set(models) == {"audio_to_pose", "body_model", "key_pose_dictionary", "renderer"}
+    assert all(m.name.startswith("s2v-alice-") and m.alias == "production" for m in models.values())
+    assert "input.audio" in result.lineage.data_hashes
+
+
+def test_text_input_and_motion_export(cluster: Cluster) -> None:
+    request = gateway_pb2.SynthesizeMotionRequest(
+        speaker_id="bob",
+        text=gateway_pb2.TextInput(text="A huge wave.", language="en"),
+        export_format=gateway_pb2.SynthesizeMotionRequest.EXPORT_FORMAT_SMPLX_NPZ,
+    )
+    reply = _run(_motion(cluster.target, request))
+    assert [w.word for w in reply.words] == ["A", "huge", "wave"]
+    assert reply.poses.num_frames > 0 and len(reply.poses.values) == reply.poses.num_frames * 106
+    import numpy as np
+
+    with np.load(io.BytesIO(reply.export_data)) as npz:
+        assert npz["poses"].shape == (reply.poses.num_frames, 165)
+    assert reply.export_filename.endswith(".npz")
+
+
+def test_two_speakers_side_by_side(cluster: Cluster) -> None:
+    async def both() -> list:
+        return await asyncio.gather(
+            *(
+                _motion(
+                    cluster.target,
+                    gateway_pb2.SynthesizeMotionRequest(speaker_id=s, audio=cluster.speech),
+                )
+                for s in SPEAKERS
+            )
+        )
+
+    alice, bob = _run(both())
+    assert {m.name.split("-")[1] for m in alice.lineage.models} == {"alice"}
+    assert {m.name.split("-")[1] for m in bob.lineage.models} == {"bob"}
+    assert alice.poses.num_frames == bob.poses.num_frames
+    assert list(alice.poses.values) != list(bob.poses.values)  # different models
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "code", "text"),
+    [
+        ({"speaker_id": "nobody"}, grpc.StatusCode.NOT_FOUND, "unknown speaker 'nobody'"),
+        (
+            {"speaker_id": "alice", "audio": b"not audio"},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "could not be decoded",
+        ),
+        ({"speaker_id": "Bad Id"}, grpc.StatusCode.INVALID_ARGUMENT, "invalid speaker id"),
+        ({"speaker_id": "alice", "audio": b""}, grpc.StatusCode.INVALID_ARGUMENT, "audio or text"),
+    ],
+)
+def test_errors_have_clean_codes(
+    cluster: Cluster, request_kwargs: dict, code: object, text: str
+) -> None:
+    kwargs = dict(request_kwargs)
+    if kwargs.get("speaker_id") != "alice" or "audio" not in kwargs:
+        kwargs.setdefault("audio", cluster.speech)
+    if kwargs.get("audio") == b"":
+        del kwargs["audio"]
+    request = gateway_pb2.SynthesizeRequest(**kwargs)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        _run(_synthesize(cluster.target, request))
+    assert info.value.code() == code and text in info.value.details()
+    _clean(info.value.details())
+
+
+def test_too_long_audio_and_missing_token(cluster: Cluster) -> None:
+    import numpy as np
+
+    from services.pipeline_runner import wav_bytes
+    from speech2video.audio.io import Audio
+
+    long_audio = wav_bytes(Audio(np.zeros(16_000 * 121, np.float32), 16_000))
+    request = gateway_pb2.SynthesizeMotionRequest(speaker_id="alice", audio=long_audio)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        _run(_motion(cluster.target, request))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the limit is 120 s" in info.value.details()
+    request = gateway_pb2.SynthesizeMotionRequest(speaker_id="alice", audio=cluster.speech)
+    for token in (None, "wrong"):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            _run(_motion(cluster.target, request, token))
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        _clean(info.value.details())
+
+
+def test_render_stream_arrives_piece_by_piece(cluster: Cluster) -> None:
+    """The first piece reaches the caller before the renderer has produced the last one."""
+    from services.convert import motion_to_pb
+    from speech2video.body.motion_file import Motion
+
+    async def render() -> list[tuple[int, bool]]:
+        import numpy as np
+
+        motion = Motion(np.zeros((60, 106), np.float32), 15.0, speaker="alice")
+        request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), chunk_frames=5)
+        meta = (("application", "renderer"), ("multiplexed_model_id", "alice"))
+        seen: list[tuple[int, bool]] = []
+        async with grpc.aio.insecure_channel(cluster.target) as channel:
+            call = renderer_pb2_grpc.RendererStub(channel).RenderVideo(request, metadata=meta)
+            async for reply in call:
+                # (frames encoded when the piece was cut, whether the call had ended already)
+                seen.append((reply.chunk.first_frame + reply.chunk.num_frames, call.done()))
+        return seen
+
+    seen = _run(render())
+    assert len(seen) >= 10 and seen[-1][0] == 60
+    assert seen[0][0] < 60 and not seen[0][1]  # first piece: 5-10 frames in, call still open
+
+
+def test_health_and_reflection(cluster: Cluster) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    with grpc.insecure_channel(cluster.target) as channel:  # no application header
+        health = health_pb2_grpc.HealthStub(channel)
+        serving = health_pb2.HealthCheckResponse.SERVING
+        for service in ("", "speech2video.v1.Speech2Video", "speech2video.v1.Renderer"):
+            reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert reply.status == serving, service
+        with pytest.raises(grpc.RpcError) as info:
+            health.Check(health_pb2.HealthCheckRequest(service="nope.Service"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert {"speech2video.v1.Speech2Video", "grpc.health.v1.Health"} <= services
+
+
+def _grpcurl() -> str | None:
+    return os.environ.get("S2V_GRPCURL") or shutil.which("grpcurl")
+
+
+@pytest.mark.skipif(_grpcurl() is None, reason="grpcurl not found (set S2V_GRPCURL)")
+def test_grpcurl_lists_describes_and_calls(cluster: Cluster) -> None:
+    exe = str(_grpcurl())
+    listed = subprocess.run(
+        [exe, "-plaintext", cluster.target, "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "speech2video.v1.Speech2Video" in listed and "grpc.health.v1.Health" in listed
+    health = subprocess.run(
+        [exe, "-plaintext", cluster.target, "grpc.health.v1.Health/Check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "SERVING" in health
+    call = subprocess.run(
+        [
+            exe,
+            "-plaintext",
+            "-H",
+            "application: gateway",
+            "-H",
+            f"authorization: Bearer {TOKEN}",
+            "-d",
+            '{"speaker_id": "alice", "text": {"text": "huge", "language": "en"}}',
+            cluster.target,
+            "speech2video.v1.Speech2Video/SynthesizeMotion",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert '"huge"' in call and "s2v-alice-audio_to_pose" in call
+
+
+def test_promotion_while_requests_flow_loses_none(cluster: Cluster, tmp_path: Path) -> None:
+    from tests.fixtures.model_sets import build_model_set
+
+    registry = cluster.registry
+    new_dirs = build_model_set(tmp_path / "v2", "alice", seed=7)
+    request = gateway_pb2.SynthesizeMotionRequest(
+        speaker_id="alice", text=gateway_pb2.TextInput(text="A huge wave.", language="en")
+    )
+
+    async def flow() -> list[str]:
+        versions: list[str] = []
+
+        async def one() -> None:
+            reply = await _motion(cluster.target, request)
+            versions.append({m.component: m.version for m in reply.lineage.models}["audio_to_pose"])
+
+        await asyncio.gather(*(one() for _ in range(3)))
+        registry.register(
+            "alice",
+            "audio_to_pose",
+            new_dirs["audio_to_pose"],  # type: ignore[attr-defined]
+            alias="production",
+        )
+        for _ in range(40):  # every request succeeds; stop once the new version answers
+            await asyncio.gather(one(), one())
+            if versions[-1] == versions[-2] == "2":
+                break
+        return versions
+
+    versions = _run(flow())
+    assert versions[:3] == ["1", "1", "1"]
+    assert versions[-1] == "2" and set(versions) == {"1", "2"}
