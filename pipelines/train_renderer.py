@@ -17,11 +17,12 @@ TRAINING_DIR = Path("data/work/renderer_training")
 
 
 def renderer_config(p: dict):  # -> RendererConfig
-    """The preset named by ``config`` with ``steps``/``batch_size``/``crop`` overrides."""
+    """The preset named by ``config`` with training overrides (steps, batch size, crop, rates)."""
     from speech2video.render.renderer_config import load_config
 
     config = load_config(p.get("config", "demo"))
-    training = {k: p[k] for k in ("steps", "batch_size", "crop", "checkpoint_every") if k in p}
+    keys = ("steps", "batch_size", "crop", "checkpoint_every", "lr_generator", "lr_discriminator")
+    training = {k: p[k] for k in keys if k in p}
     if training:
         config = dataclasses.replace(
             config, training=dataclasses.replace(config.training, **training)

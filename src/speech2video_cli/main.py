@@ -17,6 +17,7 @@ from speech2video.errors import S2VError
 
 #: Modules that add commands, in the order ``s2v --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "speech2video_cli.demo_command",
     "speech2video_cli.features_command",
     "speech2video_cli.transcribe_command",
     "speech2video_cli.tts_command",

@@ -105,8 +105,15 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"audio file not found: {args.audio}")
         audio = args.audio.read_bytes()
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    import grpc
+
+    from speech2video.errors import S2VError
+
     try:
         summary = asyncio.run((_remote if args.server else _local)(args, audio))
+    except grpc.aio.AioRpcError as exc:
+        args.output.unlink(missing_ok=True)
+        raise S2VError(f"server answered {exc.code().name}: {exc.details()}") from None
     except BaseException:
         args.output.unlink(missing_ok=True)
         raise
