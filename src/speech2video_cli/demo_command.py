@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("outputs/demo.mp4"))
     p.add_argument("--models", type=Path, default=ASSETS / "models", help="model set directory")
     p.add_argument("--keep-serving", action="store_true", help="leave the stack up (Ctrl-C)")
+    p.add_argument("--grpc-port", type=int, default=None, help="gRPC port (default 9000)")
     p.add_argument(
         "--export-models",
         action="store_true",
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     progress.step("starting the local stack (Ray Serve: 5 applications, gRPC)")
     from services import deploy
 
-    target = deploy.start(deploy.prepare_config(deploy.load_config(None)))
+    target = deploy.start(deploy.prepare_config(deploy.load_config(None), args.grpc_port))
     try:
         what = f"text {args.text!r}" if args.text else str(args.audio)
         progress.step(f"synthesizing {what} through the gateway at {target}")
