@@ -9,10 +9,13 @@ applications, :class:`LocalStages` the core with models loaded in this process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+import numpy as np
 
 from services.convert import KeyPoseRequest, Lineage
 from speech2video import synthesis
@@ -22,6 +25,9 @@ from speech2video.errors import InputError
 from speech2video.motion.keypose_insertion import InsertionLogEntry
 from speech2video.motion.words import Word
 from speech2video.render.mp4_stream import Mp4Piece
+
+#: Speech is transcribed head first, cut at the quietest 100 ms between these times (seconds).
+HEAD_CUT_S = (1.2, 2.2)
 
 
 @dataclass(frozen=True)
@@ -63,17 +69,29 @@ class Stages(Protocol):
     async def predict_poses(self, speaker: str, audio: bytes) -> tuple[Motion, Lineage]: ...
 
     async def insert_key_poses(
-        self, speaker: str, motion: Motion, words: list[Word], options: KeyPoseRequest
-    ) -> tuple[Motion, list[InsertionLogEntry], Lineage]: ...
+        self,
+        speaker: str,
+        motion: Motion,
+        words: list[Word],
+        options: KeyPoseRequest,
+        words_complete_before_s: float | None = None,
+    ) -> tuple[Motion, list[InsertionLogEntry], Lineage, int]:
+        """The edited motion, the log, lineage and how many leading frames are final."""
+        ...
 
     def render(
         self, speaker: str, motion: Motion, audio: bytes
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]: ...
 
+    def render_stream(
+        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+    ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
+        """Like :meth:`render`, the motion arriving in consecutive parts."""
+        ...
+
 
 def wav_bytes(audio: Audio) -> bytes:
     """16-bit PCM WAV of ``audio``."""
-    import numpy as np
     import soundfile
 
     buf = io.BytesIO()
@@ -95,12 +113,20 @@ async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> tuple[Any, Any
             task.cancel()
 
 
-async def synthesize_motion(
-    stages: Stages, request: SynthesisInput, max_audio_seconds: float
-) -> MotionResult:
-    """Validate, then poses and words, then key poses."""
-    hashes: dict[str, str] = {}
-    tts_words: list[Word] | None = None
+@dataclass(frozen=True)
+class _Prepared:
+    """A validated input: the speech (encoded), its decoded samples (None for TTS), the TTS
+    words (None for audio), data hashes and the key-pose options with their seed."""
+
+    audio: bytes
+    duration: float
+    decoded: Audio | None
+    tts_words: list[Word] | None
+    hashes: dict[str, str]
+    options: KeyPoseRequest
+
+
+async def _prepare(request: SynthesisInput, max_audio_seconds: float) -> _Prepared:
     if request.text:
         from speech2video.audio.tts import synthesize
 
@@ -110,47 +136,114 @@ async def synthesize_motion(
                 f"the text takes {spoken.audio.duration:.1f} s to speak; the limit is "
                 f"{max_audio_seconds:.0f} s"
             )
-        audio_bytes, duration, tts_words = (
-            wav_bytes(spoken.audio),
-            spoken.audio.duration,
-            spoken.words,
-        )
-        hashes["input.text"] = synthesis.data_hash(request.text)
+        audio_bytes, duration = wav_bytes(spoken.audio), spoken.audio.duration
+        decoded, tts_words = None, spoken.words
+        hashes = {"input.text": synthesis.data_hash(request.text)}
     elif request.audio:
-        audio = await asyncio.to_thread(decode, request.audio, max_seconds=max_audio_seconds)
-        audio_bytes, duration = request.audio, audio.duration
-        hashes["input.audio"] = synthesis.data_hash(request.audio)
+        decoded = await asyncio.to_thread(decode, request.audio, max_seconds=max_audio_seconds)
+        audio_bytes, duration, tts_words = request.audio, decoded.duration, None
+        hashes = {"input.audio": synthesis.data_hash(request.audio)}
     else:
         raise InputError("the request needs audio or text")
-    if tts_words is None:
-        words, (motion, pose_lineage) = await _both(
-            stages.transcribe(audio_bytes, request.language),
-            stages.predict_poses(request.speaker, audio_bytes),
-        )
-    else:
-        words = tts_words
-        motion, pose_lineage = await stages.predict_poses(request.speaker, audio_bytes)
     options = request.key_poses
     if options.seed is None:
         options = replace(options, seed=synthesis.seed_of(audio_bytes))
-    motion, log, key_lineage = await stages.insert_key_poses(
-        request.speaker, motion, words, options
-    )
-    lineage = pose_lineage.merge(key_lineage, Lineage((), hashes))
-    return MotionResult(motion, words, log, lineage, audio_bytes, duration)
+    return _Prepared(audio_bytes, duration, decoded, tts_words, hashes, options)
+
+
+async def _words_in_parts(
+    stages: Stages, job: _Prepared, language: str
+) -> AsyncIterator[tuple[list[Word], float | None]]:
+    """The words heard so far and the time before which they are complete (None: all words).
+
+    Speech longer than twice :data:`HEAD_CUT_S` is transcribed in two pieces, cut at the
+    quietest 100 ms of that window: the head first (its words let the first frames be final
+    early), then the rest. Both flows (video and motion only) hear the same words."""
+    from speech2video.audio.whisper_engine import head_cut
+
+    if job.tts_words is not None:
+        yield job.tts_words, None
+        return
+    audio = job.decoded
+    cut = head_cut(audio.samples, audio.rate, *HEAD_CUT_S) if audio is not None else None
+    if audio is None or cut is None:
+        yield await stages.transcribe(job.audio, language), None
+        return
+    head = await stages.transcribe(wav_bytes(Audio(audio.samples[:cut], audio.rate)), language)
+    at = cut / audio.rate
+    yield head, at
+    tail = await stages.transcribe(wav_bytes(Audio(audio.samples[cut:], audio.rate)), language)
+    yield [*head, *(replace(w, start=w.start + at, end=w.end + at) for w in tail)], None
+
+
+async def _motion(
+    stages: Stages,
+    request: SynthesisInput,
+    job: _Prepared,
+    on_final: Callable[[Motion], None] | None = None,
+) -> MotionResult:
+    """Poses ∥ words, then key poses; with ``on_final``, each block of frames goes there as
+    soon as no later word can change it (key poses inserted for the words heard so far)."""
+    parts = _words_in_parts(stages, job, request.language)
+    try:
+        (motion, pose_lineage), (words, complete) = await _both(
+            stages.predict_poses(request.speaker, job.audio), anext(parts)
+        )
+        sent = 0
+        while True:
+            if complete is None or on_final is not None:
+                edited, log, key_lineage, final = await stages.insert_key_poses(
+                    request.speaker, motion, words, job.options, complete
+                )
+                if on_final is not None and final > sent:
+                    on_final(edited.with_poses(edited.poses[sent:final]))
+                    sent = final
+            if complete is None:
+                break
+            words, complete = await anext(parts)
+    finally:
+        with contextlib.suppress(RuntimeError):  # still running in a cancelled task
+            await parts.aclose()
+    lineage = pose_lineage.merge(key_lineage, Lineage((), job.hashes))
+    return MotionResult(edited, words, log, lineage, job.audio, job.duration)
+
+
+async def synthesize_motion(
+    stages: Stages, request: SynthesisInput, max_audio_seconds: float
+) -> MotionResult:
+    """Validate, then poses and words, then key poses."""
+    return await _motion(stages, request, await _prepare(request, max_audio_seconds))
 
 
 async def synthesize_video(
     stages: Stages, request: SynthesisInput, max_audio_seconds: float
 ) -> AsyncIterator[Mp4Piece | VideoSummary]:
-    """MP4 pieces as they are rendered, then one :class:`VideoSummary`."""
-    result = await synthesize_motion(stages, request, max_audio_seconds)
-    lineage = result.lineage
-    async for piece, render_lineage in stages.render(request.speaker, result.motion, result.audio):
-        if render_lineage is not None:
-            lineage = lineage.merge(render_lineage)
-        yield piece
-    yield VideoSummary(result, lineage)
+    """MP4 pieces as they are rendered, then one :class:`VideoSummary`.
+
+    Frames go to the renderer as soon as they are final (see :func:`_motion`), so the first
+    piece leaves while the rest of the speech is still being transcribed; the pieces are
+    those of rendering the final motion at once."""
+    job = await _prepare(request, max_audio_seconds)
+    blocks: asyncio.Queue[Motion | None] = asyncio.Queue()
+    producer = asyncio.ensure_future(_motion(stages, request, job, blocks.put_nowait))
+    producer.add_done_callback(lambda _: blocks.put_nowait(None))
+
+    async def parts() -> AsyncIterator[Motion]:
+        while (part := await blocks.get()) is not None:
+            yield part
+
+    render_lineage = Lineage((), {})
+    try:
+        async for piece, lineage in stages.render_stream(request.speaker, parts(), job.audio):
+            if piece.last or producer.done():
+                await producer  # the motion's error, if any, before the video's end
+            if lineage is not None:
+                render_lineage = render_lineage.merge(lineage)
+            yield piece
+        result = await producer
+    finally:
+        producer.cancel()
+    yield VideoSummary(result, result.lineage.merge(render_lineage))
 
 
 class LocalStages:
@@ -193,11 +286,17 @@ class LocalStages:
         return synthesis.speaker_motion(poses, profile.fps, profile), models.lineage()
 
     async def insert_key_poses(
-        self, speaker: str, motion: Motion, words: list[Word], options: KeyPoseRequest
-    ) -> tuple[Motion, list[InsertionLogEntry], Lineage]:
+        self,
+        speaker: str,
+        motion: Motion,
+        words: list[Word],
+        options: KeyPoseRequest,
+        words_complete_before_s: float | None = None,
+    ) -> tuple[Motion, list[InsertionLogEntry], Lineage, int]:
         models = await self._snapshot(speaker, "key_pose_dictionary")
+        dictionary = models.get("key_pose_dictionary")
         result = synthesis.insert_key_poses(
-            models.get("key_pose_dictionary"),
+            dictionary,
             motion,
             words,
             seed=options.seed,
@@ -206,7 +305,10 @@ class LocalStages:
             interpolation=options.interpolation,
             disabled=options.disabled,
         )
-        return motion.with_poses(result.poses), result.log, models.lineage()
+        final = synthesis.final_frames(
+            dictionary, motion, words_complete_before_s, options.disabled
+        )
+        return motion.with_poses(result.poses), result.log, models.lineage(), final
 
     async def render(
         self, speaker: str, motion: Motion, audio: bytes
@@ -218,3 +320,14 @@ class LocalStages:
         )
         for piece in pieces:
             yield piece, models.lineage() if piece.last else None
+
+    async def render_stream(
+        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+    ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
+        """In process the parts are gathered first (no early first piece)."""
+        collected = [part async for part in parts]
+        if not collected:
+            return
+        poses = np.concatenate([p.poses for p in collected])
+        async for item in self.render(speaker, collected[0].with_poses(poses), audio):
+            yield item

@@ -103,13 +103,19 @@ class GrpcStages:
         return motion_from_pb(reply.poses), lineage_from_pb(reply.lineage)
 
     async def insert_key_poses(
-        self, speaker: str, motion: Motion, words: list[Word], options: KeyPoseRequest
-    ) -> tuple[Motion, list[InsertionLogEntry], Lineage]:
+        self,
+        speaker: str,
+        motion: Motion,
+        words: list[Word],
+        options: KeyPoseRequest,
+        words_complete_before_s: float | None = None,
+    ) -> tuple[Motion, list[InsertionLogEntry], Lineage, int]:
         stub = key_pose_pb2_grpc.KeyPoseStub(self._ch())
         request = key_pose_pb2.InsertKeyPosesRequest(
             poses=motion_to_pb(motion),
             words=words_to_pb(words),
             options=key_pose_options_to_pb(options),
+            words_complete_before_s=words_complete_before_s,
         )
         try:
             reply = await stub.InsertKeyPoses(
@@ -118,7 +124,8 @@ class GrpcStages:
         except grpc.aio.AioRpcError as exc:
             raise _stage_error("key_pose", exc) from None
         log = [insertion_from_pb(e) for e in reply.insertions]
-        return motion_from_pb(reply.poses), log, lineage_from_pb(reply.lineage)
+        poses = motion_from_pb(reply.poses)
+        return poses, log, lineage_from_pb(reply.lineage), int(reply.final_frames)
 
     async def render(
         self, speaker: str, motion: Motion, audio: bytes
@@ -128,11 +135,36 @@ class GrpcStages:
         call = stub.RenderVideo(
             request, metadata=_metadata("renderer", speaker), timeout=self.timeout_s
         )
-        try:
-            async for reply in call:
-                lineage = lineage_from_pb(reply.lineage) if reply.HasField("lineage") else None
-                yield piece_from_pb(reply.chunk), lineage
-        except grpc.aio.AioRpcError as exc:
-            raise _stage_error("renderer", exc) from None
-        finally:
-            call.cancel()
+        async for item in _pieces(call):
+            yield item
+
+    async def render_stream(
+        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+    ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
+        """Render poses arriving in parts (consecutive frames); nothing when there are none."""
+        first = await anext(aiter(parts), None)
+        if first is None:
+            return
+
+        async def requests() -> AsyncIterator[renderer_pb2.RenderVideoRequest]:
+            yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(first), audio=audio)
+            async for part in parts:
+                yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(part))
+
+        stub = renderer_pb2_grpc.RendererStub(self._ch())
+        call = stub.RenderVideoStream(
+            requests(), metadata=_metadata("renderer", speaker), timeout=self.timeout_s
+        )
+        async for item in _pieces(call):
+            yield item
+
+
+async def _pieces(call: Any) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
+    try:
+        async for reply in call:
+            lineage = lineage_from_pb(reply.lineage) if reply.HasField("lineage") else None
+            yield piece_from_pb(reply.chunk), lineage
+    except grpc.aio.AioRpcError as exc:
+        raise _stage_error("renderer", exc) from None
+    finally:
+        call.cancel()

@@ -75,10 +75,17 @@ class KeyPose:
             interpolation=options.interpolation,
             disabled=options.disabled,
         )
+        complete_before = (
+            request.words_complete_before_s if request.HasField("words_complete_before_s") else None
+        )
+        final = synthesis.final_frames(
+            models.get(KEY_POSE_DICTIONARY), motion, complete_before, options.disabled
+        )
         return pb.InsertKeyPosesResponse(
             poses=motion_to_pb(motion.with_poses(result.poses)),
             insertions=[insertion_to_pb(e) for e in result.log],
             lineage=lineage_to_pb(models.lineage(KEY_POSE_DICTIONARY)),
+            final_frames=final,
         )
 
 

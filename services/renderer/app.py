@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from services.errors import streaming_rpc
 from services.multiplexing import request_models, speaker_model_getter
 from speech2video import synthesis
 from speech2video.audio.io import decode
+from speech2video.errors import InputError
 from speech2video.model_set import BODY_MODEL, RENDERER, load_component
 from speech2video_api.v1 import renderer_pb2 as pb
 
@@ -27,6 +29,8 @@ class Args(BaseModel):
     model_alias: str | None = None  # None: $S2V_MODEL_ALIAS or production
     max_loaded_speakers: int = Field(2, ge=1)
     render_chunk_frames: int = Field(synthesis.DEFAULT_CHUNK_FRAMES, ge=1)
+    #: Frames in the first piece (small: it leaves early).
+    first_chunk_frames: int = Field(synthesis.DEFAULT_FIRST_CHUNK_FRAMES, ge=1)
     max_audio_seconds: float = Field(120.0, gt=0)
     #: auto: ask for one GPU when the cluster has one (at build time); never: CPU only.
     gpu: Literal["auto", "never"] = "auto"
@@ -51,6 +55,23 @@ async def _in_thread(pieces: Iterator[Any]) -> AsyncIterator[Any]:
         # still running in its thread after a cancel: it ends by itself
         with contextlib.suppress(ValueError):
             pieces.close()  # type: ignore[attr-defined]
+
+
+class _PoseBlocks:
+    """Pose blocks handed from the event loop to the rendering thread (blocking iterator);
+    an exception put in is raised in the thread, None ends it."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def put(self, item: Any) -> None:
+        self._queue.put(item)
+
+    def __iter__(self) -> Iterator[Any]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
 
 @serve.deployment(
@@ -79,15 +100,57 @@ class Renderer:
         self, request: pb.RenderVideoRequest, grpc_context: Any
     ) -> AsyncIterator[pb.RenderVideoResponse]:
         motion = motion_from_pb(request.poses)
+        async for reply in self._render(request, motion, motion):
+            yield reply
+
+    @streaming_rpc
+    async def RenderVideoStream(  # noqa: N802 - the RPC name
+        self, request_stream: AsyncIterator[pb.RenderVideoRequest], grpc_context: Any
+    ) -> AsyncIterator[pb.RenderVideoResponse]:
+        first = await anext(aiter(request_stream), None)
+        if first is None:
+            raise InputError("the request stream is empty")
+        head = motion_from_pb(first.poses)
+        blocks = _PoseBlocks()
+        blocks.put(head.poses)
+
+        async def feed() -> None:
+            try:
+                async for request in request_stream:
+                    part = motion_from_pb(request.poses)
+                    if part.fps != head.fps:
+                        raise InputError(f"poses: fps changed from {head.fps} to {part.fps}")
+                    blocks.put(part.poses)
+            except Exception as exc:
+                blocks.put(exc)
+            finally:
+                blocks.put(None)
+
+        feeder = asyncio.ensure_future(feed())
+        try:
+            async for reply in self._render(first, head, blocks):
+                yield reply
+        finally:
+            feeder.cancel()
+            blocks.put(None)  # a rendering thread still waiting for poses ends
+
+    async def _render(
+        self, request: pb.RenderVideoRequest, head: Any, poses: Any
+    ) -> AsyncIterator[pb.RenderVideoResponse]:
         audio = None
         if request.audio:
             audio = await asyncio.to_thread(
                 decode, request.audio, max_seconds=self.args.max_audio_seconds
             )
         models = await request_models(self.models)
-        chunk = request.chunk_frames or self.args.render_chunk_frames
         pieces = synthesis.render_pieces(
-            models.get(RENDERER), models.get(BODY_MODEL), motion, audio, chunk
+            models.get(RENDERER),
+            models.get(BODY_MODEL),
+            poses,
+            audio,
+            request.chunk_frames or self.args.render_chunk_frames,
+            request.first_chunk_frames or self.args.first_chunk_frames,
+            fps=head.fps,
         )
         lineage = lineage_to_pb(models.lineage(RENDERER, BODY_MODEL))
         index = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Frames per streamed MP4 piece by default.
 DEFAULT_CHUNK_FRAMES = 25
+#: Frames in the first streamed piece by default: a small piece leaves early.
+DEFAULT_FIRST_CHUNK_FRAMES = 4
 
 
 def data_hash(data: bytes | str) -> str:
@@ -84,27 +86,56 @@ def insert_key_poses(
     return inserter.insert(motion.poses, words, seed=seed, force=force, forbid=forbid)
 
 
+def final_frames(
+    dictionary: KeyPoseDictionary,
+    motion: Motion,
+    words_complete_before_s: float | None,
+    disabled: bool = False,
+) -> int:
+    """Leading frames of ``motion`` that later words (starting at or after
+    ``words_complete_before_s``; None: there are none) cannot change."""
+    t = motion.num_frames
+    if disabled or words_complete_before_s is None:
+        return t
+    return KeyPoseInserter(dictionary, motion.fps).final_frames(words_complete_before_s, t)
+
+
 def render_frames(
-    renderer: StreamingRenderer, profile: SpeakerProfile, motion: Motion, chunk_frames: int
+    renderer: StreamingRenderer,
+    profile: SpeakerProfile,
+    poses: Motion | Iterable[np.ndarray],
+    chunk_frames: int,
 ) -> Iterator[np.ndarray]:
-    """Rendered RGB frames (height, width, 3) uint8 of a motion, lazily, chunk by chunk."""
+    """Rendered RGB frames (height, width, 3) uint8, lazily, of a motion or of pose blocks
+    (T_i, 106) arriving one after another; each frame is yielded as soon as it is rendered."""
     from speech2video.render.skeleton_painter import SkeletonPainter
-    from speech2video.render.skeleton_video import draw_motion
+    from speech2video.render.skeleton_video import draw_motion, draw_pose_blocks
 
     painter = SkeletonPainter(profile.width, profile.height)
-    skeletons = draw_motion(motion, profile.body_model, profile.camera, painter, chunk_frames)
-    return renderer.render_images(skeletons, chunk=chunk_frames)
+    if isinstance(poses, Motion):
+        skeletons = draw_motion(poses, profile.body_model, profile.camera, painter, chunk_frames)
+    else:
+        skeletons = draw_pose_blocks(poses, profile.body_model, profile.camera, painter)
+    return renderer.render_images(skeletons, chunk=1)
 
 
 def render_pieces(
     renderer: StreamingRenderer,
     profile: SpeakerProfile,
-    motion: Motion,
+    motion: Motion | Iterable[np.ndarray],
     audio: Audio | None,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    first_chunk_frames: int = DEFAULT_FIRST_CHUNK_FRAMES,
+    fps: float | None = None,
 ) -> Iterator[Mp4Piece]:
-    """A motion rendered and encoded to fragmented-MP4 pieces (H.264, AAC when audio given)."""
-    if chunk_frames < 1:
-        raise InputError(f"chunk_frames must be >= 1; got {chunk_frames}")
+    """A motion (or its pose blocks, in order, at ``fps``) rendered and encoded to
+    fragmented-MP4 pieces (H.264, AAC when audio given): a first piece of
+    ``first_chunk_frames`` frames, then ``chunk_frames`` each. The pieces depend only on the
+    poses, not on how they were split into blocks."""
+    if chunk_frames < 1 or first_chunk_frames < 1:
+        raise InputError(f"chunk sizes must be >= 1; got {first_chunk_frames}, {chunk_frames}")
+    rate = motion.fps if isinstance(motion, Motion) else fps
+    if rate is None:
+        raise InputError("fps is needed to render pose blocks")
     frames = render_frames(renderer, profile, motion, chunk_frames)
-    return encode_pieces(frames, motion.fps, chunk_frames, audio)
+    return encode_pieces(frames, rate, chunk_frames, audio, first_chunk_frames)

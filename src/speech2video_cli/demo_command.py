@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-serving", action="store_true", help="leave the stack up (Ctrl-C)")
     p.add_argument("--grpc-port", type=int, default=None, help="gRPC port (default 9000)")
     p.add_argument(
+        "--start-timeout", type=float, default=900.0, help="seconds to wait for the services"
+    )
+    p.add_argument(
         "--export-models",
         action="store_true",
         help="copy ./models (the output of `make repro`) into assets/demo/models and exit",
@@ -136,8 +139,14 @@ def run(args: argparse.Namespace) -> int:
     enrol(args.models, progress)
     progress.step("starting the local stack (Ray Serve: 5 applications, gRPC)")
     from services import deploy
+    from speech2video.errors import S2VError
 
-    target = deploy.start(deploy.prepare_config(deploy.load_config(None), args.grpc_port))
+    config = deploy.prepare_config(deploy.load_config(None), args.grpc_port)
+    try:
+        target = deploy.start(config, timeout_s=args.start_timeout)
+    except RuntimeError as exc:
+        deploy.shutdown()
+        raise S2VError(f"the local stack did not come up: {exc}") from None
     try:
         what = f"text {args.text!r}" if args.text else str(args.audio)
         progress.step(f"synthesizing {what} through the gateway at {target}")

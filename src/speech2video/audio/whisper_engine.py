@@ -60,6 +60,22 @@ def split_points(samples: np.ndarray, rate: int, max_seconds: float) -> list[int
     return cuts
 
 
+def head_cut(samples: np.ndarray, rate: int, lo_s: float, hi_s: float) -> int | None:
+    """A cut (sample index) at the quietest 100 ms between ``lo_s`` and ``hi_s`` seconds, to
+    transcribe the head of the audio on its own first (streaming); None when the audio is too
+    short to leave at least as much after the cut.
+
+    samples: (N,) float32
+    """
+    hop = max(rate // 10, 1)
+    lo, hi = round(lo_s * rate), round(hi_s * rate)
+    frames = (hi - lo) // hop
+    if frames < 1 or samples.shape[0] < 2 * hi:
+        return None
+    window = samples[lo : lo + frames * hop].reshape(frames, hop)
+    return lo + int(np.argmin(np.square(window).mean(axis=1))) * hop + hop // 2
+
+
 class WhisperTranscriber(Transcriber):
     """faster-whisper on CPU (int8) or CUDA; one loaded model per instance."""
 

@@ -141,6 +141,19 @@ class KeyPoseInserter:
         """N = round(ramp_s × fps)."""
         return round(entry.ramp_s * self.fps)
 
+    def final_frames(self, words_complete_before_s: float, num_frames: int) -> int:
+        """How many leading frames no word starting at or after ``words_complete_before_s`` can
+        change (streaming: those frames may be rendered before the later words are known).
+
+        Such a word has ``k >= round(t × fps)`` and writes frames ``>= k − N + 1`` (rules 3-5),
+        so frames ``< round(t × fps) − N`` are final, ``N`` the longest ramp of the dictionary.
+        The draws of earlier words come first (rule 2), so they do not change either."""
+        if not np.isfinite(words_complete_before_s):
+            return num_frames
+        ramp = max((self.ramp_length(e) for e in self.dictionary.entries.values()), default=0)
+        k = round(max(words_complete_before_s, 0.0) * self.fps)
+        return int(min(max(k - ramp, 0), num_frames))
+
     def insert(
         self,
         poses: np.ndarray,

@@ -6,9 +6,13 @@ Every :meth:`Mp4StreamEncoder.write_chunk` starts with a forced keyframe, so a c
 becomes one fragment; the bytes the muxer has written so far are handed back as a piece. The
 pieces, concatenated in order, are one playable mp4 (players and PyAV read it as a whole file).
 
-A fragment is written out when the next one starts, so a chunk's frames travel in the piece of
-the following chunk (or of :meth:`finish`); x264 runs with ``tune=zerolatency`` so no frame is
-held back by look-ahead. Audio (mono, its own rate) is muxed up to the time of the last frame.
+The muxer writes a fragment out when the next one starts (its first keyframe arrives): with
+:meth:`Mp4StreamEncoder.write_chunk` a chunk's frames travel in the piece of the following chunk
+(or of :meth:`finish`). :func:`encode_pieces` hands a chunk's piece back as soon as the first frame
+of the next chunk is encoded, so each piece holds exactly its own chunk's fragment. x264 runs with
+``tune=zerolatency`` so no frame is held back by look-ahead. Audio (mono, its own rate) is muxed
+:data:`AUDIO_LEAD_S` ahead of the last frame, so the muxer's interleaving never holds back the
+keyframe that closes a fragment.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from speech2video.errors import InputError
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 #: AAC frame size; audio goes to the encoder in blocks of a few frames.
 _AUDIO_BLOCK = 1024 * 8
+#: Audio is encoded this far ahead of the video (covers the AAC encoder delay).
+AUDIO_LEAD_S = 0.3
 
 
 class _Sink:
@@ -107,27 +113,34 @@ class Mp4StreamEncoder:
     def write_chunk(self, frames: Iterable[np.ndarray]) -> Mp4Piece:
         """Encode frames (the first as a keyframe); return the bytes written since the last
         piece (possibly empty)."""
+        for i, frame in enumerate(frames):
+            self.write_frame(frame, keyframe=i == 0)
+        return self._cut(last=False)
+
+    def write_frame(self, frame: np.ndarray, keyframe: bool = False) -> None:
+        """Encode one frame; ``keyframe`` forces an I frame (which starts a new fragment)."""
         import av
 
         if self._container is None:
             raise InputError("the stream is finished")
-        first = True
-        for frame in frames:
-            arr = np.asarray(frame)
-            if arr.shape != (self.height, self.width, 3) or arr.dtype != np.uint8:
-                raise InputError(
-                    f"frame {self.frames_written} must be ({self.height}, {self.width}, 3) "
-                    f"uint8; got {arr.shape} {arr.dtype}"
-                )
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-            vf.pts, vf.time_base = self.frames_written, 1 / self.rate
-            if first:
-                vf.pict_type = av.video.frame.PictureType.I
-                first = False
-            self._container.mux(self._video.encode(vf))
-            self.frames_written += 1
-            self._write_audio_until(self.frames_written / self.fps)
-        return self._cut(last=False)
+        arr = np.asarray(frame)
+        if arr.shape != (self.height, self.width, 3) or arr.dtype != np.uint8:
+            raise InputError(
+                f"frame {self.frames_written} must be ({self.height}, {self.width}, 3) "
+                f"uint8; got {arr.shape} {arr.dtype}"
+            )
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+        vf.pts, vf.time_base = self.frames_written, 1 / self.rate
+        if keyframe:
+            vf.pict_type = av.video.frame.PictureType.I
+        self._container.mux(self._video.encode(vf))
+        self.frames_written += 1
+        self._write_audio_until(self.frames_written / self.fps + AUDIO_LEAD_S)
+
+    def take(self, first_frame: int, num_frames: int, last: bool = False) -> Mp4Piece:
+        """The bytes written since the last piece, labelled with the given frames."""
+        self._piece_start = first_frame + num_frames
+        return Mp4Piece(self._sink.take(), first_frame, num_frames, last)
 
     def finish(self) -> Mp4Piece:
         """Flush the encoders and the muxer; the returned piece ends the file."""
@@ -178,32 +191,37 @@ def encode_pieces(
     fps: float,
     chunk_frames: int,
     audio: Audio | None = None,
+    first_chunk_frames: int | None = None,
 ) -> Iterator[Mp4Piece]:
-    """Frames (each (H, W, 3) uint8, size from the first) → fragmented-MP4 pieces, one per
-    ``chunk_frames`` frames and a final one; empty pieces are skipped (the last is always
-    given)."""
-    if chunk_frames < 1:
-        raise InputError(f"chunk_frames must be >= 1; got {chunk_frames}")
+    """Frames (each (H, W, 3) uint8, size from the first) → fragmented-MP4 pieces.
+
+    The first chunk has ``first_chunk_frames`` frames (None: ``chunk_frames``), the others
+    ``chunk_frames``. Each chunk starts with a keyframe; its piece leaves as soon as the first
+    frame of the next chunk is encoded (which makes the muxer write the chunk's fragment), so a
+    piece holds its own chunk's frames; the last piece (from :meth:`Mp4StreamEncoder.finish`)
+    holds the last chunk. Empty pieces are skipped (the last is always given)."""
+    first = chunk_frames if first_chunk_frames is None else first_chunk_frames
+    if chunk_frames < 1 or first < 1:
+        raise InputError(f"chunk sizes must be >= 1; got {first} then {chunk_frames}")
     encoder: Mp4StreamEncoder | None = None
-    buffer: list[np.ndarray] = []
+    start, next_start = 0, first
     try:
-        for frame in frames:
-            buffer.append(frame)
+        for index, frame in enumerate(frames):
             if encoder is None:
                 h, w = np.asarray(frame).shape[:2]
                 encoder = Mp4StreamEncoder(fps, w, h, audio)
-            if len(buffer) == chunk_frames:
-                piece = encoder.write_chunk(buffer)
-                buffer = []
-                if piece.data:
+            begins = index == next_start
+            encoder.write_frame(frame, keyframe=index == 0 or begins)
+            if begins:
+                next_start = index + chunk_frames
+                piece = encoder.take(start, index - start)
+                if piece.data:  # else its frames go with the next piece
+                    start = index
                     yield piece
         if encoder is None:
             raise InputError("no frames to encode")
-        if buffer:
-            piece = encoder.write_chunk(buffer)
-            if piece.data:
-                yield piece
-        yield encoder.finish()
+        end = encoder.finish()
+        yield Mp4Piece(end.data, start, encoder.frames_written - start, True)
     finally:
         if encoder is not None:
             encoder.close()

@@ -7,7 +7,7 @@ produced lazily, a chunk of poses at a time, so long motions never sit in memory
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,8 +48,22 @@ def draw_motion(
     if chunk < 1:
         raise InputError(f"chunk must be >= 1; got {chunk}")
     poses = motion.poses
-    for start in range(0, poses.shape[0], chunk):
-        body = body_model.forward(poses[start : start + chunk])
+    blocks = (poses[start : start + chunk] for start in range(0, poses.shape[0], chunk))
+    return draw_pose_blocks(blocks, body_model, camera, painter)
+
+
+def draw_pose_blocks(
+    blocks: Iterable[np.ndarray],
+    body_model: BodyModel,
+    camera: Projector,
+    painter: SkeletonPainter,
+) -> Iterator[np.ndarray]:
+    """Skeleton images of poses given in consecutive blocks (T_i, 106), one per pose frame,
+    each block drawn as soon as it arrives."""
+    for block in blocks:
+        if len(block) == 0:
+            continue
+        body = body_model.forward(block)
         joints2d = np.asarray(camera.project(body.joints))
         landmarks2d = np.asarray(camera.project(body.landmarks))
         yield from painter.paint_sequence(joints2d, landmarks2d)

@@ -9,21 +9,25 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InsertKeyPosesRequest(_message.Message):
-    __slots__ = ("poses", "words", "options")
+    __slots__ = ("poses", "words", "options", "words_complete_before_s")
     POSES_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    WORDS_COMPLETE_BEFORE_S_FIELD_NUMBER: _ClassVar[int]
     poses: _common_pb2.PoseSequence
     words: _containers.RepeatedCompositeFieldContainer[_common_pb2.Word]
     options: _common_pb2.KeyPoseOptions
-    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., words: _Optional[_Iterable[_Union[_common_pb2.Word, _Mapping]]] = ..., options: _Optional[_Union[_common_pb2.KeyPoseOptions, _Mapping]] = ...) -> None: ...
+    words_complete_before_s: float
+    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., words: _Optional[_Iterable[_Union[_common_pb2.Word, _Mapping]]] = ..., options: _Optional[_Union[_common_pb2.KeyPoseOptions, _Mapping]] = ..., words_complete_before_s: _Optional[float] = ...) -> None: ...
 
 class InsertKeyPosesResponse(_message.Message):
-    __slots__ = ("poses", "insertions", "lineage")
+    __slots__ = ("poses", "insertions", "lineage", "final_frames")
     POSES_FIELD_NUMBER: _ClassVar[int]
     INSERTIONS_FIELD_NUMBER: _ClassVar[int]
     LINEAGE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FRAMES_FIELD_NUMBER: _ClassVar[int]
     poses: _common_pb2.PoseSequence
     insertions: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyPoseInsertion]
     lineage: _common_pb2.Lineage
-    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., insertions: _Optional[_Iterable[_Union[_common_pb2.KeyPoseInsertion, _Mapping]]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ...) -> None: ...
+    final_frames: int
+    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., insertions: _Optional[_Iterable[_Union[_common_pb2.KeyPoseInsertion, _Mapping]]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ..., final_frames: _Optional[int] = ...) -> None: ...

@@ -40,6 +40,11 @@ class RendererStub:
                 request_serializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoRequest.SerializeToString,
                 response_deserializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoResponse.FromString,
                 _registered_method=True)
+        self.RenderVideoStream = channel.stream_stream(
+                '/speech2video.v1.Renderer/RenderVideoStream',
+                request_serializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoRequest.SerializeToString,
+                response_deserializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoResponse.FromString,
+                _registered_method=True)
 
 
 class RendererServicer:
@@ -51,11 +56,25 @@ class RendererServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenderVideoStream(self, request_iterator, context):
+        """The poses arrive in parts: each request's poses are the next frames (the first request also
+        carries fps, speaker, audio and chunk sizes); rendering starts with the first part. The
+        stream is the one RenderVideo gives for all the frames at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RendererServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RenderVideo': grpc.unary_stream_rpc_method_handler(
                     servicer.RenderVideo,
+                    request_deserializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoRequest.FromString,
+                    response_serializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoResponse.SerializeToString,
+            ),
+            'RenderVideoStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.RenderVideoStream,
                     request_deserializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoRequest.FromString,
                     response_serializer=speech2video_dot_v1_dot_renderer__pb2.RenderVideoResponse.SerializeToString,
             ),
@@ -85,6 +104,33 @@ class Renderer:
             request,
             target,
             '/speech2video.v1.Renderer/RenderVideo',
+            speech2video_dot_v1_dot_renderer__pb2.RenderVideoRequest.SerializeToString,
+            speech2video_dot_v1_dot_renderer__pb2.RenderVideoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderVideoStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/speech2video.v1.Renderer/RenderVideoStream',
             speech2video_dot_v1_dot_renderer__pb2.RenderVideoRequest.SerializeToString,
             speech2video_dot_v1_dot_renderer__pb2.RenderVideoResponse.FromString,
             options,

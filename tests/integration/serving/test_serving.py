@@ -116,6 +116,49 @@ def test_synthesize_streams_a_playable_mp4_with_audio(cluster: Cluster) -> None:
     assert "input.audio" in result.lineage.data_hashes
 
 
+def test_streamed_video_equals_rendering_the_final_motion(cluster: Cluster) -> None:
+    """Longer speech is heard head first and rendered as its frames become final; the stream
+    (a small first piece, then the rest) decodes to the frames of rendering the final motion
+    at once, and SynthesizeMotion gives that same motion."""
+    import av
+    import numpy as np
+
+    from services.pipeline_runner import wav_bytes
+    from speech2video.audio.tts import synthesize
+
+    speech = wav_bytes(synthesize(f"{TEXT} A huge wave. {TEXT}").audio)
+    messages = _run(
+        _synthesize(cluster.target, gateway_pb2.SynthesizeRequest(speaker_id="alice", audio=speech))
+    )
+    chunks, result = [m.chunk for m in messages[:-1]], messages[-1].result
+    assert (chunks[0].first_frame, chunks[0].num_frames) == (0, 4) and len(chunks) > 2
+    motion = _run(
+        _motion(
+            cluster.target, gateway_pb2.SynthesizeMotionRequest(speaker_id="alice", audio=speech)
+        )
+    )
+    assert [(w.word, w.start) for w in motion.words] == [(w.word, w.start) for w in result.words]
+
+    async def render() -> list:
+        request = renderer_pb2.RenderVideoRequest(poses=motion.poses, audio=speech)
+        meta = (("application", "renderer"), ("multiplexed_model_id", "alice"))
+        async with grpc.aio.insecure_channel(cluster.target) as channel:
+            stub = renderer_pb2_grpc.RendererStub(channel)
+            return [r.chunk async for r in stub.RenderVideo(request, metadata=meta)]
+
+    def frames(pieces: list) -> list:
+        with av.open(io.BytesIO(b"".join(c.data for c in pieces))) as container:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+    whole = _run(render())
+    assert [(c.first_frame, c.num_frames) for c in whole] == [
+        (c.first_frame, c.num_frames) for c in chunks
+    ]
+    streamed, rendered = frames(chunks), frames(whole)
+    assert len(streamed) == len(rendered) == result.num_frames == motion.poses.num_frames
+    assert all(np.array_equal(a, b) for a, b in zip(streamed, rendered, strict=True))
+
+
 def test_text_input_and_motion_export(cluster: Cluster) -> None:
     request = gateway_pb2.SynthesizeMotionRequest(
         speaker_id="bob",

@@ -35,7 +35,8 @@ ALL = [(doc, line) for doc in DOCS for line in _commands(doc)]
 
 
 def test_the_docs_have_commands() -> None:
-    assert len(ALL) >= 20
+    for doc in DOCS:
+        assert _commands(doc), f"{doc} shows no shell commands"
 
 
 @pytest.mark.parametrize(("doc", "line"), ALL, ids=[f"{d}:{i}" for i, (d, _) in enumerate(ALL)])

@@ -189,3 +189,23 @@ def test_sixty_seconds_with_twenty_key_words_all_inserted() -> None:
     base = np.random.default_rng(0).normal(size=(1800, 106)).astype(np.float32)
     res = ins.insert(base, words, seed=0)
     assert len(res.inserted) == 20
+
+
+def test_frames_before_final_frames_do_not_change_with_later_words() -> None:
+    """Streaming: the key poses of the words heard so far fix the leading frames for good."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((200, 106)).astype(np.float32) * 0.1
+    wave = rng.standard_normal((12, 106)).astype(np.float32)
+    inserter = KeyPoseInserter(
+        _dict(_entry("huge", HUGE, 0.7), _entry("wave", wave, 0.6, ramp_s=0.9)), FPS
+    )
+    words = _words(("huge", 0.5), ("wave", 1.1), ("huge", 2.4), ("wave", 2.7), ("huge", 4.0))
+    whole = inserter.insert(base, words, seed=11)
+    for cut in (1.0, 2.4, 2.5, 3.0):
+        heard = [w for w in words if w.start < cut]
+        head = inserter.insert(base, heard, seed=11)
+        final = inserter.final_frames(cut, 200)
+        assert final == max(round(cut * FPS) - 27, 0)  # the longest ramp: 0.9 s
+        np.testing.assert_array_equal(head.poses[:final], whole.poses[:final])
+        assert head.log == whole.log[: len(heard)]
+    assert inserter.final_frames(float("inf"), 200) == 200

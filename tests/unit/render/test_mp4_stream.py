@@ -50,3 +50,17 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(InputError, match="must be"):
         encoder.write_chunk([np.zeros((16, 16, 3), np.uint8)])
     encoder.close()
+
+
+def test_each_piece_holds_its_own_chunk_and_the_first_is_small() -> None:
+    import av
+
+    audio = Audio((np.sin(np.arange(16_000 * 3) / 9) * 0.1).astype(np.float32), 16_000)
+    pieces = list(encode_pieces(_frames(33), 15.0, 10, audio, first_chunk_frames=4))
+    assert [(p.first_frame, p.num_frames) for p in pieces] == [(0, 4), (4, 10), (14, 10), (24, 9)]
+    data = b""
+    for piece in pieces:  # what has arrived so far decodes to exactly the frames announced
+        data += piece.data
+        with av.open(io.BytesIO(data)) as container:
+            decoded = sum(1 for _ in container.decode(video=0))
+        assert decoded == piece.first_frame + piece.num_frames
