@@ -1,6 +1,6 @@
 """Stage ``evaluate``: score the speaker's model set on the held-out recordings.
 
-Reads ``models/*`` (absent components are skipped), ``data/work/{fit,features,keypoints,
+Reads ``models/*`` (absent components are skipped), ``data/interim/{fit,features,keypoints,
 skeletons}``, the speaker folder's ``transcripts/`` and params ``split`` and ``evaluate``;
 writes ``metrics/evaluation.json`` (flat: ``mouth_px``, ``mouth_px_mean_pose``,
 ``mouth_px_shuffled``, ``pose_mae_*``, ``diversity_*``, ``beat_consistency*``, ``psnr``,
@@ -9,7 +9,7 @@ writes ``metrics/evaluation.json`` (flat: ``mouth_px``, ``mouth_px_mean_pose``,
 Metric definitions: ``src/speech2video/evaluation``.
 
 Mouth pixels are measured in the keypoints' image (the ingested frames): the mouth is projected
-with the fitted speaker profile (``data/work/fit/body_model``), falling back to
+with the fitted speaker profile (``data/interim/fit/body_model``), falling back to
 ``models/body_model`` when the fit's is absent.
 """
 
@@ -104,7 +104,7 @@ def _read_frames(directory: Path, limit: int) -> list[np.ndarray]:
 
 
 def evaluate_renderer(held: list[str], p: dict[str, Any]):  # -> RenderScores | None
-    """Render the held-out skeleton images (data/work/skeletons) and score them."""
+    """Render the held-out skeleton images (data/interim/skeletons) and score them."""
     from speech2video.evaluation.render_metrics import render_frames, score_frames
     from speech2video.render.checkpoint import load_renderer
 

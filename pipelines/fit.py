@@ -1,10 +1,10 @@
 """Stage fit: the open skeleton fitted to every recording's keypoints (paper §3.2).
 
-params: ``speaker``, ``speaker_dir``; ``fit: {use_ground_truth: false, iterations: 300,
+params: ``speaker_dir``; ``fit: {use_ground_truth: false, iterations: 300,
 lr: 0.05, smoothness: 0.05, init_frames: 10, batch_frames: 128, ...}`` (every field of
-``speech2video.fitting.fitter.FitConfig``). Reads ``data/work/ingest/<rec>/meta.json`` and
-``data/work/keypoints/<rec>.npz``; writes ``data/work/fit/``: ``motion/<rec>.npz`` (Motion at the
-ingest frame rate), ``body_model/`` (the body_model component) and ``report.json``.
+``speech2video.fitting.fitter.FitConfig``). Reads ``data/interim/ingest/<rec>/meta.json``
+and ``data/interim/keypoints/<rec>.npz``; writes ``data/interim/fit/``: ``motion/<rec>.npz``
+(Motion at the ingest frame rate), ``body_model/`` (the body_model component) and ``report.json``.
 
 With ``use_ground_truth`` the synthetic speaker's true motion (subsampled like the frames) and
 body model (``${speaker_dir}/ground_truth/``) are copied instead.
@@ -22,9 +22,9 @@ import numpy as np
 from pipelines.recordings import speaker_info
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 
-INGEST = Path("data/work/ingest")
-KEYPOINTS = Path("data/work/keypoints")
-OUTPUT = Path("data/work/fit")
+INGEST = Path("data/interim/ingest")
+KEYPOINTS = Path("data/interim/keypoints")
+OUTPUT = Path("data/interim/fit")
 
 
 def _inputs() -> list[tuple[str, dict[str, Any], Path]]:

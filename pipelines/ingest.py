@@ -1,7 +1,7 @@
 """Stage ingest: each recording → 16 kHz mono WAV, every ``frame_step``-th frame as PNG, meta.
 
 params: ``speaker_dir``; ``ingest: {frame_step: 1, max_seconds: 600, min_seconds: 1.0,
-min_frames: 20}``. Output ``data/work/ingest/<rec>/`` (audio.wav, frames/000000.png, meta.json).
+min_frames: 20}``. Output ``data/interim/ingest/<rec>/`` (audio.wav, frames/000000.png, meta.json).
 A recording without audio, with a variable frame rate, too short, too long or undecodable fails
 the stage naming the file; nothing is written then.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 from speech2video.errors import InputError
 
-OUTPUT = Path("data/work/ingest")
+OUTPUT = Path("data/interim/ingest")
 DEFAULTS: dict[str, Any] = {
     "frame_step": 1,
     "max_seconds": 600,

@@ -1,8 +1,8 @@
 """Stage keypoints: 2D whole-body keypoints of every ingested frame (mediapipe, VIDEO mode).
 
 params: ``speaker_dir``; ``keypoints: {use_ground_truth: false, min_person_fraction: 0.5,
-detection_confidence: 0.5}``. Reads ``data/work/ingest/<rec>/`` and writes
-``data/work/keypoints/<rec>.npz`` (format: ``speech2video.fitting.keypoint_set``).
+detection_confidence: 0.5}``. Reads ``data/interim/ingest/<rec>/`` and writes
+``data/interim/keypoints/<rec>.npz`` (format: ``speech2video.fitting.keypoint_set``).
 
 With ``use_ground_truth`` (synthetic speakers), the true poses
 ``${speaker_dir}/ground_truth/<rec>.npz`` (at the source frame rate) are projected with
@@ -17,8 +17,8 @@ from typing import Any
 
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 
-INGEST = Path("data/work/ingest")
-OUTPUT = Path("data/work/keypoints")
+INGEST = Path("data/interim/ingest")
+OUTPUT = Path("data/interim/keypoints")
 DEFAULTS: dict[str, Any] = {
     "use_ground_truth": False,
     "min_person_fraction": 0.5,

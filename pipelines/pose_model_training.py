@@ -23,7 +23,8 @@ from pipelines.stage_io import StageError, load_params, stage_file, stage_output
 def train_pose_model(stage: str, component: str, source: str) -> None:
     """Train on (features, fitted poses) of the training recordings; write the component.
 
-    source: "audio" (data/work/features/<rec>.npy) or "text" (data/work/features/text/<rec>.npy)
+    source: "audio" (data/interim/features/<rec>.npy) or "text"
+    (data/interim/features/text/<rec>.npy)
     """
     from speech2video.audio.text_encoding import text_to_pose_config
     from speech2video.body.motion_file import load_motion

@@ -11,11 +11,11 @@ import yaml
 
 from pipelines.stage_io import StageError
 
-INGEST_DIR = Path("data/work/ingest")
-FIT_DIR = Path("data/work/fit")
-FEATURES_DIR = Path("data/work/features")
-KEYPOINTS_DIR = Path("data/work/keypoints")
-SKELETONS_DIR = Path("data/work/skeletons")
+INGEST_DIR = Path("data/interim/ingest")
+FIT_DIR = Path("data/interim/fit")
+FEATURES_DIR = Path("data/interim/features")
+KEYPOINTS_DIR = Path("data/interim/keypoints")
+SKELETONS_DIR = Path("data/interim/skeletons")
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 

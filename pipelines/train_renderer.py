@@ -1,7 +1,8 @@
 """Stage ``train_renderer``: the speaker's vid2vid renderer on (skeleton, frame) pairs (§3.5).
 
-Training state (optimizer, discriminators, samples) lives in ``data/work/renderer_training`` so an
-interrupted run resumes; the served component (generator + config) goes to ``models/renderer``.
+Training state (optimizer, discriminators, samples) lives in ``data/interim/renderer_training``
+so an interrupted run resumes; the served component (generator + config) goes to
+``models/renderer``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from pipelines.recordings import METRICS_DIR, MODELS_DIR, SKELETONS_DIR, speaker_info
 from pipelines.stage_io import load_params, run_stage, stage_file, stage_output
 
-TRAINING_DIR = Path("data/work/renderer_training")
+TRAINING_DIR = Path("data/interim/renderer_training")
 
 
 def renderer_config(p: dict):  # -> RendererConfig

@@ -64,10 +64,10 @@ def test_every_stage_output_exists(pipeline_repo: tuple[Path, dict[str, str]]) -
     root, _ = pipeline_repo
     for path in (
         "data/demo_speaker/speaker.yaml",
-        "data/work/ingest",
-        "data/work/keypoints",
-        "data/work/fit/body_model/profile.json",
-        "data/work/features",
+        "data/interim/ingest",
+        "data/interim/keypoints",
+        "data/interim/fit/body_model/profile.json",
+        "data/interim/features",
         "models/audio_to_pose/config.json",
         "models/text_to_pose/config.json",
         "models/renderer/config.json",

@@ -21,6 +21,8 @@ REFERENCE_SUFFIXES: tuple[str, ...] = ("_mean_pose", "_shuffled", "_fitted")
 DIRECTIONS: dict[str, Direction | None] = {
     "mouth_px": LOWER,  # paper Table 3: mean pixel distance of the mouth keypoints
     "text_mouth_px": LOWER,
+    "mouth_shape_px": LOWER,  # the same after aligning mouth centroids: shape, not placement
+    "text_mouth_shape_px": LOWER,
     "pose_mae_": LOWER,  # per part: pose_mae_body, pose_mae_hands, pose_mae_jaw, pose_mae_face
     "text_pose_mae_": LOWER,
     "beat_consistency": HIGHER,
@@ -32,6 +34,9 @@ DIRECTIONS: dict[str, Direction | None] = {
     # informational
     "diversity_": None,  # motion diversity: more is not better by itself
     "mouth_px_gain": None,
+    "mouth_shape_px_gain": None,
+    "text_mouth_px_gain": None,
+    "text_mouth_shape_px_gain": None,
     "keypose_insertions": None,
     "num_": None,
 }

@@ -124,6 +124,32 @@ def mouth_pixel_error(
     return float((w * dist).sum() / total) if total > 0 else float("nan")
 
 
+def mouth_shape_error(
+    predicted: np.ndarray, detected: np.ndarray, confidence: np.ndarray | None = None
+) -> float:
+    """:func:`mouth_pixel_error` after moving each frame's predicted mouth so its centroid
+    lies on the detected mouth's centroid: the error of the mouth's shape (opening, width, lip
+    rounding), without where the head puts the mouth.
+
+    predicted, detected: (T, M, 2) pixels; confidence: (T, M) weights >= 0 (None: all 1)
+    """
+    predicted = np.asarray(predicted, np.float64)
+    detected = np.asarray(detected, np.float64)
+    if predicted.shape != detected.shape or predicted.ndim != 3:
+        raise InputError(
+            f"predicted {predicted.shape} and detected {detected.shape} must both be (T, M, 2)"
+        )
+    w = np.ones(predicted.shape[:2]) if confidence is None else np.asarray(confidence, np.float64)
+    ok = np.isfinite(w) & np.all(np.isfinite(detected), axis=-1)
+    w = np.where(ok, np.clip(w, 0, None), 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    safe = np.where(total > 0, total, 1.0)[..., None]
+    weights = w[..., None]
+    centre_pred = (weights * predicted).sum(axis=1, keepdims=True) / safe
+    centre_det = (weights * np.nan_to_num(detected)).sum(axis=1, keepdims=True) / safe
+    return mouth_pixel_error(predicted - centre_pred + centre_det, detected, w)
+
+
 def mouth_opening(mouth_px: np.ndarray) -> np.ndarray:
     """Inner-lip opening per frame: (T, 20, 2) mouth landmarks → (T,) pixels."""
     mouth = np.asarray(mouth_px, np.float32)

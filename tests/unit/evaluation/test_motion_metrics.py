@@ -8,6 +8,7 @@ import pytest
 from speech2video.body import pose_layout as pl
 from speech2video.body.camera import PinholeCamera
 from speech2video.body.skeleton_model import OpenSkeletonModel
+from speech2video.errors import InputError
 from speech2video.evaluation import motion_metrics as mm
 
 
@@ -101,3 +102,18 @@ def test_beat_consistency_aligned_beats_random() -> None:
     still = np.zeros((250, pl.POSE_DIM), np.float32)
     assert mm.motion_beats(still, fps).size == 0
     assert mm.beat_consistency(onsets, mm.motion_beats(still, fps)) == 0.0
+
+
+def test_mouth_shape_error_ignores_where_the_mouth_is() -> None:
+    from speech2video.evaluation.motion_metrics import mouth_pixel_error, mouth_shape_error
+
+    rng = np.random.default_rng(0)
+    detected = rng.normal(size=(6, 20, 2)) * 5 + 100
+    moved = detected + np.array([7.0, -3.0])  # the head put the mouth elsewhere
+    assert mouth_pixel_error(moved, detected) == pytest.approx(np.hypot(7, 3))
+    assert mouth_shape_error(moved, detected) == pytest.approx(0.0, abs=1e-9)
+    opened = detected.copy()
+    opened[:, 10:, 1] += 2.0  # the lower half of the landmarks 2 px further down
+    assert mouth_shape_error(opened, detected) == pytest.approx(1.0)  # each point 1 px off
+    with pytest.raises(InputError):
+        mouth_shape_error(detected[:, :5], detected)

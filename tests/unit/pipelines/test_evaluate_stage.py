@@ -38,7 +38,7 @@ def _write_speaker(root: Path) -> None:
               "evaluate": {"seed": 0, "max_render_frames": 4, "crop_size": 16},
               "register": {"alias": "candidate", "promote_to": "production"}}  # fmt: skip
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    work = root / "data" / "work"
+    work = root / "data" / "interim"
     save_speaker_profile(work / "fit" / "body_model", profile)
     save_speaker_profile(root / "models" / "body_model", profile)
     (work / "fit" / "motion").mkdir(parents=True)
@@ -131,7 +131,7 @@ def test_evaluate_without_fitted_held_out_recordings_fails_naming_the_dir(
     from pipelines.stage_io import StageError
 
     for rec in ("rec_b", "rec_c"):
-        (speaker_root / "data" / "work" / "fit" / "motion" / f"{rec}.npz").unlink()
+        (speaker_root / "data" / "interim" / "fit" / "motion" / f"{rec}.npz").unlink()
     with pytest.raises(StageError, match="no fitted motion for held-out recordings"):
         evaluate.main()
     assert not (speaker_root / "metrics" / "evaluation.json").exists()

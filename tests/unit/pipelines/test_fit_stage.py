@@ -34,7 +34,7 @@ def test_fit_stage_writes_motion_body_model_and_report(
     ingest.main()
     keypoints.main()
     fit.main()
-    out = tmp_path / "data/work/fit"
+    out = tmp_path / "data/interim/fit"
     motion = load_motion(out / "motion" / "r1.npz")
     assert motion.poses.shape == (N // 2, 106) and motion.fps == pytest.approx(15.0)
     profile = load_speaker_profile(out / "body_model")

@@ -60,7 +60,7 @@ def test_ingests_frames_audio_and_meta(tmp_path: Path, monkeypatch: pytest.Monke
     write_video(rec / "a.mp4", frames(60), 30.0, tone(2.0))
     monkeypatch.chdir(tmp_path)
     ingest.main()
-    out = tmp_path / "data/work/ingest/a"
+    out = tmp_path / "data/interim/ingest/a"
     meta = json.loads((out / "meta.json").read_text())
     assert meta["fps"] == pytest.approx(15.0) and meta["source_fps"] == pytest.approx(30.0)
     assert meta["frames"] == 30 and (meta["width"], meta["height"]) == (64, 48)
@@ -95,7 +95,7 @@ def test_bad_input_fails_naming_the_file_and_leaves_nothing(
     with pytest.raises(StageError, match=reason) as info:
         ingest.main()
     assert bad.name in str(info.value)
-    assert not (tmp_path / "data/work/ingest").exists()
+    assert not (tmp_path / "data/interim/ingest").exists()
     assert not list((tmp_path / "data").rglob("*")) if (tmp_path / "data").exists() else True
 
 
@@ -118,4 +118,4 @@ def test_failure_while_writing_leaves_no_output(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(StageError, match=r"b\.mp4"):
         ingest.main()
-    assert not list((tmp_path / "data/work").iterdir())  # a's frames were not left behind
+    assert not list((tmp_path / "data/interim").iterdir())  # a's frames were not left behind

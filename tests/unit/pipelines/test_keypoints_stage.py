@@ -49,7 +49,7 @@ def test_ground_truth_keypoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(tmp_path)
     ingest.main()
     keypoints.main()
-    kp = load_keypoints(tmp_path / "data/work/keypoints/r1.npz")
+    kp = load_keypoints(tmp_path / "data/interim/keypoints/r1.npz")
     assert kp.joints.shape == (N // 2, 55, 2) and kp.landmarks.shape == (N // 2, 51, 2)
     assert np.all(kp.joint_conf == 1.0) and np.all(kp.landmark_conf == 1.0)
     mouth_gap = kp.landmarks[:, 48, 1] - kp.landmarks[:, 45, 1]  # inner lower - inner upper lip
@@ -64,4 +64,4 @@ def test_no_person_fails_naming_the_recording(
     ingest.main()
     with pytest.raises(StageError, match=r"r1\.mp4: no detectable person"):
         keypoints.main()
-    assert not (tmp_path / "data/work/keypoints").exists()
+    assert not (tmp_path / "data/interim/keypoints").exists()
