@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ class Args(BaseModel):
     #: Stage calls through this proxy address (None: ``$S2V_GRPC_TARGET`` or 127.0.0.1:9000).
     grpc_target: str | None = None
     stage_timeout_s: float = Field(600.0, gt=0)
+    #: Speakers whose body model (BVH export offsets) this replica keeps loaded.
+    max_body_models: int = Field(16, ge=1)
 
 
 def _request_id(grpc_context: Any) -> str:
@@ -80,6 +83,7 @@ class Speech2Video:
         self.args = args
         self.stages = GrpcStages(args.grpc_target, args.stage_timeout_s)
         self.token = os.environ.get("S2V_GATEWAY_TOKEN") or None
+        self._body_models: OrderedDict[str, Any] = OrderedDict()  # speaker → SpeakerModels (LRU)
 
     def check_health(self) -> None:
         return None
@@ -103,11 +107,6 @@ class Speech2Video:
         self, request: pb.SynthesizeMotionRequest, grpc_context: Any
     ) -> pb.SynthesizeMotionResponse:
         check_token(grpc_context, self.token)
-        if request.export_format == pb.SynthesizeMotionRequest.EXPORT_FORMAT_BVH:
-            raise RpcError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "BVH export is not implemented yet; use EXPORT_FORMAT_SMPLX_NPZ",
-            )
         result = await synthesize_motion(self.stages, _input(request), self.args.max_audio_seconds)
         reply = pb.SynthesizeMotionResponse(
             poses=motion_to_pb(result.motion),
@@ -118,7 +117,22 @@ class Speech2Video:
         if request.export_format == pb.SynthesizeMotionRequest.EXPORT_FORMAT_SMPLX_NPZ:
             reply.export_data = _export_npz(result)
             reply.export_filename = f"{request.speaker_id}_motion_smplx.npz"
+        elif request.export_format == pb.SynthesizeMotionRequest.EXPORT_FORMAT_BVH:
+            rest = await self._rest_joints(request.speaker_id)
+            reply.export_data = _export_bvh(result, rest)
+            reply.export_filename = f"{request.speaker_id}_motion.bvh"
         return reply
+
+    async def _rest_joints(self, speaker: str) -> Any:
+        """(55, 3) rest joints of the speaker's body model (BVH offsets), alias-tracked."""
+        from services.speaker_models import SpeakerModels
+
+        if speaker not in self._body_models:
+            self._body_models[speaker] = await SpeakerModels.open(speaker, ("body_model",))
+            while len(self._body_models) > self.args.max_body_models:
+                self._body_models.popitem(last=False)
+        self._body_models.move_to_end(speaker)
+        return self._body_models[speaker].snapshot().get("body_model").body_model.rest_joints
 
     @staticmethod
     def _summary(item: VideoSummary, grpc_context: Any) -> pb.SynthesisResult:
@@ -142,6 +156,14 @@ def _export_npz(result: MotionResult) -> bytes:
         path = Path(tmp) / "motion.npz"
         export_amass(path, result.motion, open_hand_basis())
         return path.read_bytes()
+
+
+def _export_bvh(result: MotionResult, rest_joints: Any) -> bytes:
+    """BVH of the motion on the speaker's skeleton (hand PCA expanded with the open basis)."""
+    from speech2video.body.bvh_export import motion_to_bvh
+    from speech2video.body.hand_basis import open_hand_basis
+
+    return motion_to_bvh(result.motion, rest_joints, open_hand_basis()).encode()
 
 
 def build_app(args: Args | dict[str, Any]) -> Application:

@@ -175,6 +175,21 @@ def test_text_input_and_motion_export(cluster: Cluster) -> None:
     assert reply.export_filename.endswith(".npz")
 
 
+def test_bvh_export_parses_on_the_speakers_skeleton(cluster: Cluster) -> None:
+    from speech2video.body.bvh_export import read_bvh
+
+    request = gateway_pb2.SynthesizeMotionRequest(
+        speaker_id="bob",
+        text=gateway_pb2.TextInput(text="Wave to everyone.", language="en"),
+        export_format=gateway_pb2.SynthesizeMotionRequest.EXPORT_FORMAT_BVH,
+    )
+    reply = _run(_motion(cluster.target, request))
+    assert reply.export_filename == "bob_motion.bvh"
+    bvh = read_bvh(reply.export_data.decode())
+    assert len(bvh.names) == 55 and bvh.values.shape[0] == reply.poses.num_frames
+    assert bvh.frame_time == pytest.approx(1.0 / reply.poses.fps)
+
+
 def test_two_speakers_side_by_side(cluster: Cluster) -> None:
     async def both() -> list:
         return await asyncio.gather(

@@ -56,7 +56,9 @@ def test_videos_have_audio_and_match_ground_truth(tiny_dir: Path) -> None:
         info = probe(tiny_dir / "recordings" / f"{rec}.mp4")
         motion = load_motion(tiny_dir / "ground_truth" / f"{rec}.npz")
         assert info.has_audio and info.fps == 15.0 and (info.width, info.height) == (128, 128)
-        assert info.frames == round(info.audio_duration * 15.0)
+        # frames = round(true audio length x fps); the decoded AAC track differs from the true
+        # audio by encoder padding/trimming (under one AAC frame, 64 ms = ~1 video frame)
+        assert abs(info.audio_duration * 15.0 - info.frames) < 1.5
         assert motion.poses.shape == (info.frames, 106) and motion.fps == 15.0
         assert motion.speaker == "demo"
 
