@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,33 @@ def prepare_config(
     return out
 
 
+def port_in_use(port: int) -> bool:
+    """True when binding ``port`` on all interfaces (IPv6 dual-stack where the host has it, and
+    IPv4) fails, i.e. something already listens there."""
+    families = [socket.AF_INET]
+    if socket.has_ipv6:
+        families.insert(0, socket.AF_INET6)
+    for family in families:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
+        except OSError as exc:
+            if exc.errno == 98:  # EADDRINUSE; other errors mean the family is unavailable
+                return True
+    return False
+
+
+def check_ports(config: dict[str, Any]) -> None:
+    """RuntimeError naming the option when a port the config asks for is already taken."""
+    for option in ("grpc_options", "http_options"):
+        port = (config.get(option) or {}).get("port")
+        if port and port_in_use(int(port)):
+            raise RuntimeError(
+                f"port {port} ({option}.port) is already in use; stop what holds it or pick "
+                "another port (--grpc-port for gRPC)"
+            )
+
+
 def runtime_env_vars(grpc_port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment every Ray worker needs: the registry, the proxy address, offline flags."""
     from speech2video_mlops.registry import default_tracking_uri, s2v_home
@@ -83,6 +111,7 @@ def start(
 
     schema = ServeDeploySchema.model_validate(config)
     port = int(schema.grpc_options.port)
+    check_ports(config)
     env_vars = runtime_env_vars(port, env)
     os.environ.update(env_vars)  # workers started from here inherit it too
     if not ray.is_initialized():
@@ -92,11 +121,19 @@ def start(
             include_dashboard=False,
             runtime_env={"env_vars": env_vars},
         )
-    client = serve_api.serve_start(
-        http_options=schema.http_options.model_dump(),
-        proxy_location=schema.proxy_location,
-        grpc_options=gRPCOptions(**schema.grpc_options.model_dump()),
-    )
+    try:
+        client = serve_api.serve_start(
+            http_options=schema.http_options.model_dump(),
+            proxy_location=schema.proxy_location,
+            grpc_options=gRPCOptions(**schema.grpc_options.model_dump()),
+        )
+    except Exception as exc:  # Ray wraps the proxy's bind error in a task error
+        if "Failed to bind" in str(exc):
+            raise RuntimeError(
+                f"the Serve proxy could not bind its port (gRPC {port}, HTTP "
+                f"{schema.http_options.port}): taken by another process after the check"
+            ) from None
+        raise
     client.deploy_apps(schema, _blocking=False)
     target = f"127.0.0.1:{port}"
     wait_until_routed(target, [app.name for app in schema.applications], timeout_s)

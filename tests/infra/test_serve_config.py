@@ -117,3 +117,21 @@ def test_app_args_fit_the_application(name: str) -> None:
     for app in load_yaml(SERVE_CONFIG)["applications"]:
         if app["name"] == name:
             args_model.model_validate(app.get("args") or {})
+
+
+def test_a_taken_port_is_named_before_ray_starts() -> None:
+    import socket
+
+    from services import deploy
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        taken = holder.getsockname()[1]
+        assert deploy.port_in_use(taken)
+        config = deploy.prepare_config(deploy.load_config(), taken, None)
+        with pytest.raises(RuntimeError, match=rf"port {taken} \(grpc_options.port\) is already"):
+            deploy.check_ports(config)
+        with pytest.raises(RuntimeError, match="already in use"):
+            deploy.start(config)  # fails on the check, before any Ray process exists
+    assert not deploy.port_in_use(taken)

@@ -8,20 +8,15 @@ the gRPC gateway, the bundled speech, the streamed mp4.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.ports import free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_demo_enrols_serves_and_writes_a_playable_mp4(tmp_path: Path) -> None:
@@ -33,7 +28,7 @@ def test_demo_enrols_serves_and_writes_a_playable_mp4(tmp_path: Path) -> None:
     env.pop("MLFLOW_TRACKING_URI", None)
     out = tmp_path / "demo.mp4"
     cmd = [sys.executable, "-m", "speech2video_cli.main", "demo", "--models",
-           str(tmp_path / "models"), "-o", str(out), "--grpc-port", str(_free_port())]  # fmt: skip
+           str(tmp_path / "models"), "-o", str(out), "--grpc-port", str(free_port())]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"video: {out}" in proc.stdout

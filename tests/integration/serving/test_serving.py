@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import grpc
 import pytest
 
 from speech2video_api.v1 import gateway_pb2, gateway_pb2_grpc, renderer_pb2, renderer_pb2_grpc
+from tests.fixtures.ports import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TOKEN = "test-token"
@@ -30,12 +30,6 @@ class Cluster:
     registry: object
     sets_dir: Path
     speech: bytes  # WAV of TEXT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +50,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     registry = ModelRegistry()
     for seed, speaker in enumerate(SPEAKERS):
         register_model_set(registry, speaker, root / "sets", seed=seed)
-    config = deploy.prepare_config(deploy.load_config(), _free_port(), _free_port())
+    config = deploy.prepare_config(deploy.load_config(), *free_ports(2))
     try:
         target = deploy.start(config, num_cpus=2)
         yield Cluster(target, registry, root / "sets", wav_bytes(synthesize(TEXT).audio))
