@@ -183,13 +183,23 @@ async def _motion(
     on_final: Callable[[Motion], None] | None = None,
 ) -> MotionResult:
     """Poses ∥ words, then key poses; with ``on_final``, each block of frames goes there as
-    soon as no later word can change it (key poses inserted for the words heard so far)."""
+    soon as no later word can change it: the opening as soon as the poses are there, the rest
+    with key poses inserted for the words heard so far."""
     parts = _words_in_parts(stages, job, request.language)
+    sent = 0
+
+    async def poses() -> tuple[Motion, Lineage]:
+        """The poses; with ``on_final``, the opening goes out at once (no key pose enters it)."""
+        nonlocal sent
+        motion, lineage = await stages.predict_poses(request.speaker, job.audio)
+        if on_final is not None:
+            sent = min(synthesis.opening_frames(motion.fps), motion.num_frames)
+            if sent:
+                on_final(motion.with_poses(motion.poses[:sent]))
+        return motion, lineage
+
     try:
-        (motion, pose_lineage), (words, complete) = await _both(
-            stages.predict_poses(request.speaker, job.audio), anext(parts)
-        )
-        sent = 0
+        (motion, pose_lineage), (words, complete) = await _both(poses(), anext(parts))
         while True:
             if complete is None or on_final is not None:
                 edited, log, key_lineage, final = await stages.insert_key_poses(

@@ -31,6 +31,14 @@ if TYPE_CHECKING:
 DEFAULT_CHUNK_FRAMES = 25
 #: Frames in the first streamed piece by default: a small piece leaves early.
 DEFAULT_FIRST_CHUNK_FRAMES = 4
+#: Seconds at the start of every synthesis that key poses leave as the audio-to-pose model made
+#: them (insertion rule 6), so the first video piece can leave before any word is heard.
+OPENING_S = 0.3
+
+
+def opening_frames(fps: float) -> int:
+    """Frames of the opening (:data:`OPENING_S`) at ``fps``, at least one."""
+    return max(1, math.ceil(OPENING_S * fps - 1e-9))
 
 
 def data_hash(data: bytes | str) -> str:
@@ -79,11 +87,15 @@ def insert_key_poses(
     interpolation: str = "linear",
     disabled: bool = False,
 ) -> InsertionResult:
-    """Key poses at key words (paper §3.3); ``disabled`` returns the poses unchanged."""
+    """Key poses at key words (paper §3.3), none in the opening (:func:`opening_frames`);
+    ``disabled`` returns the poses unchanged."""
     if disabled:
         return InsertionResult(motion.poses.copy(), [])
     inserter = KeyPoseInserter(dictionary, motion.fps, interpolation)  # type: ignore[arg-type]
-    return inserter.insert(motion.poses, words, seed=seed, force=force, forbid=forbid)
+    locked = opening_frames(motion.fps)
+    return inserter.insert(
+        motion.poses, words, seed=seed, force=force, forbid=forbid, locked_frames=locked
+    )
 
 
 def final_frames(
@@ -93,11 +105,12 @@ def final_frames(
     disabled: bool = False,
 ) -> int:
     """Leading frames of ``motion`` that later words (starting at or after
-    ``words_complete_before_s``; None: there are none) cannot change."""
+    ``words_complete_before_s``; None: there are none) cannot change; the opening always."""
     t = motion.num_frames
     if disabled or words_complete_before_s is None:
         return t
-    return KeyPoseInserter(dictionary, motion.fps).final_frames(words_complete_before_s, t)
+    inserter = KeyPoseInserter(dictionary, motion.fps)
+    return inserter.final_frames(words_complete_before_s, t, opening_frames(motion.fps))
 
 
 def render_frames(

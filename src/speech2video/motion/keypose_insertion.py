@@ -26,11 +26,15 @@ The rules, with ``fps`` the sequence's frame rate and ``P`` the sequence being e
    edited, and a before-ramp never starts earlier than the previous insertion's ``k_last``, so
    consecutive key poses chain smoothly (key pose → ramp → key pose) and key frames are never
    overwritten by a later ramp.
-6. **Interpolation.** ``"linear"`` blends all 106 numbers linearly, as the paper does.
+6. **Locked opening.** With ``locked_frames = F`` (streaming: frames already sent), frames
+   ``0 .. F-1`` are never written: a word with ``k < F`` gets status ``opening``, and a
+   before-ramp starts no earlier than frame ``F-1`` (it is shortened like a boundary ramp).
+7. **Interpolation.** ``"linear"`` blends all 106 numbers linearly, as the paper does.
    ``"rotation"`` slerps each of the 24 joint rotations (body, jaw, eyes) along the great circle
    and blends the hand PCA and expression coefficients linearly.
 
-Log statuses: ``inserted``, ``skipped_probability``, ``forbidden``, ``overlap``, ``out_of_range``.
+Log statuses: ``inserted``, ``skipped_probability``, ``forbidden``, ``overlap``, ``out_of_range``,
+``opening``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ SKIPPED_PROBABILITY = "skipped_probability"
 FORBIDDEN = "forbidden"
 OVERLAP = "overlap"
 OUT_OF_RANGE = "out_of_range"
+OPENING = "opening"
 
 
 @dataclass(frozen=True)
@@ -141,18 +146,21 @@ class KeyPoseInserter:
         """N = round(ramp_s × fps)."""
         return round(entry.ramp_s * self.fps)
 
-    def final_frames(self, words_complete_before_s: float, num_frames: int) -> int:
+    def final_frames(
+        self, words_complete_before_s: float, num_frames: int, locked_frames: int = 0
+    ) -> int:
         """How many leading frames no word starting at or after ``words_complete_before_s`` can
         change (streaming: those frames may be rendered before the later words are known).
 
         Such a word has ``k >= round(t × fps)`` and writes frames ``>= k − N + 1`` (rules 3-5),
-        so frames ``< round(t × fps) − N`` are final, ``N`` the longest ramp of the dictionary.
-        The draws of earlier words come first (rule 2), so they do not change either."""
+        so frames ``< round(t × fps) − N`` are final, ``N`` the longest ramp of the dictionary;
+        so are the ``locked_frames`` (rule 6). The draws of earlier words come first (rule 2),
+        so they do not change either."""
         if not np.isfinite(words_complete_before_s):
             return num_frames
         ramp = max((self.ramp_length(e) for e in self.dictionary.entries.values()), default=0)
         k = round(max(words_complete_before_s, 0.0) * self.fps)
-        return int(min(max(k - ramp, 0), num_frames))
+        return int(min(max(k - ramp, locked_frames, 0), num_frames))
 
     def insert(
         self,
@@ -161,13 +169,17 @@ class KeyPoseInserter:
         seed: int | None = None,
         force: Iterable[str] = (),
         forbid: Iterable[str] = (),
+        locked_frames: int = 0,
     ) -> InsertionResult:
         """Insert key poses.
 
         poses: (T, 106) float32 — the sequence (not modified)
         words: timed words (seconds); force/forbid: words, matched like dictionary keys
+        locked_frames: leading frames left as they are (rule 6)
         returns: InsertionResult with the edited (T, 106) poses and the log
         """
+        if locked_frames < 0:
+            raise InputError(f"locked_frames must be >= 0; got {locked_frames}")
         out = pl.check_poses(poses).copy()
         t = out.shape[0]
         forced = {normalize_word(w) for w in force}
@@ -185,6 +197,8 @@ class KeyPoseInserter:
             idx = len(log)
             if k >= t:
                 status = OUT_OF_RANGE
+            elif k < locked_frames:
+                status = OPENING
             elif entry.word in forbidden:
                 status = FORBIDDEN
             elif entry.word in forced or u < entry.probability:
@@ -195,7 +209,7 @@ class KeyPoseInserter:
                 status = SKIPPED_PROBABILITY
             log.append(InsertionLogEntry(word.word, word.start, entry.word, -1, -1, status))
 
-        prev_last = -1  # last key frame of the previous accepted insertion
+        prev_last = locked_frames - 1  # last frame no ramp may write (previous key, or opening)
         for k, idx, entry, word in sorted(candidates, key=lambda c: (c[0], c[1])):
             k_last = min(k + self.key_length(entry), t) - 1
             if k <= prev_last:

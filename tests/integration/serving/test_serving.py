@@ -370,3 +370,37 @@ def test_promotion_while_requests_flow_loses_none(cluster: Cluster, tmp_path: Pa
     versions = _run(flow())
     assert versions[:3] == ["1", "1", "1"]
     assert versions[-1] == "2" and set(versions) == {"1", "2"}
+
+
+def test_a_flooded_stage_answers_resource_exhausted_and_recovers(cluster: Cluster) -> None:
+    """The renderer takes 2 requests at a time and queues 8 (its Serve config); 24 at once get
+    either their video or RESOURCE_EXHAUSTED with a clean message, nothing else, and the stage
+    serves normally once the flood has passed."""
+    import numpy as np
+
+    from services.convert import motion_to_pb
+    from speech2video.body.motion_file import Motion
+
+    motion = Motion(np.zeros((30, 106), np.float32), 15.0, speaker="alice")
+    request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), chunk_frames=10)
+    meta = (("application", "renderer"), ("multiplexed_model_id", "alice"))
+
+    async def one(channel: grpc.aio.Channel) -> str:
+        try:
+            replies = [r async for r in renderer_pb2_grpc.RendererStub(channel).RenderVideo(
+                request, metadata=meta, timeout=300
+            )]  # fmt: skip
+        except grpc.aio.AioRpcError as exc:
+            _clean(exc.details())
+            return f"{exc.code().name}: {exc.details()}"
+        return "OK" if replies and replies[-1].chunk.last else "INCOMPLETE"
+
+    async def flood(n: int) -> list[str]:
+        async with grpc.aio.insecure_channel(cluster.target) as channel:
+            return list(await asyncio.gather(*(one(channel) for _ in range(n))))
+
+    outcomes = _run(flood(24))
+    rejected = [o for o in outcomes if o != "OK"]
+    assert rejected and all(o.startswith("RESOURCE_EXHAUSTED") for o in rejected), outcomes
+    assert outcomes.count("OK") >= 2
+    assert _run(flood(1)) == ["OK"]

@@ -209,3 +209,50 @@ def test_frames_before_final_frames_do_not_change_with_later_words() -> None:
         np.testing.assert_array_equal(head.poses[:final], whole.poses[:final])
         assert head.log == whole.log[: len(heard)]
     assert inserter.final_frames(float("inf"), 200) == 200
+
+
+def test_locked_opening_is_never_written_and_ramps_start_after_it() -> None:
+    """Rule 6: the first F frames stay as they are; a word inside them is logged ``opening``;
+    a word just after gets a shortened before-ramp that starts at frame F-1."""
+    base = np.random.default_rng(5).standard_normal((120, 106)).astype(np.float32)
+    ins = KeyPoseInserter(_dict(_entry("huge", HUGE)), FPS)  # ramp 18 frames, hold 9
+    res = ins.insert(base, _words(("huge", 0.2), ("huge", 0.5), ("huge", 2.0)), locked_frames=9)
+    assert [e.status for e in res.log] == ["opening", "inserted", "inserted"]
+    np.testing.assert_array_equal(res.poses[:9], base[:9])
+    assert res.log[1].start_frame == 15
+    np.testing.assert_array_equal(res.poses[15], HUGE)
+    # before-ramp from frame 8 (kept) over 9..14 towards the key pose at 15, weights (i-8)/7
+    w = (np.arange(9, 15) - 8) / 7
+    expected = (1 - w)[:, None] * base[8] + w[:, None] * HUGE
+    np.testing.assert_allclose(res.poses[9:15], expected, atol=1e-6)
+    unlocked = ins.insert(base, _words(("huge", 0.2), ("huge", 0.5), ("huge", 2.0)))
+    assert unlocked.log[0].status == "inserted"
+    np.testing.assert_array_equal(res.poses[60:], unlocked.poses[60:])  # later words unchanged
+    with pytest.raises(InputError, match="locked_frames"):
+        ins.insert(base, [], locked_frames=-1)
+
+
+def test_locked_opening_is_final_before_any_word_is_heard() -> None:
+    ins = KeyPoseInserter(_dict(_entry("huge", HUGE)), FPS)
+    assert ins.final_frames(0.0, 200, locked_frames=9) == 9
+    assert ins.final_frames(0.2, 200) == 0
+    assert ins.final_frames(1.0, 200, locked_frames=9) == 12  # 30 - 18 beats the lock
+    assert ins.final_frames(0.0, 5, locked_frames=9) == 5
+
+
+@pytest.mark.parametrize("fps", [15.0, 25.0, 30.0])
+def test_synthesis_keeps_the_opening_for_streaming(fps: float) -> None:
+    """Every synthesis leaves its first 0.3 s to the audio-to-pose model (the streamed video's
+    first piece leaves before the words are heard), whatever the frame rate."""
+    from speech2video import synthesis
+    from speech2video.body.motion_file import Motion
+
+    opening = synthesis.opening_frames(fps)
+    assert opening == int(np.ceil(0.3 * fps - 1e-9)) and opening / fps >= 0.3
+    motion = Motion(np.random.default_rng(1).standard_normal((90, 106)).astype(np.float32), fps)
+    dictionary = _dict(_entry("huge", HUGE))
+    words = _words(("huge", 0.1), ("huge", 1.5))
+    res = synthesis.insert_key_poses(dictionary, motion, words, seed=0, force=["huge"])
+    assert [e.status for e in res.log] == ["opening", "inserted"]
+    np.testing.assert_array_equal(res.poses[:opening], motion.poses[:opening])
+    assert synthesis.final_frames(dictionary, motion, 0.0) == opening
