@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -22,12 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.table import print_table
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pct(values: list[float]) -> tuple[float, float]:
@@ -160,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         renderer_preset=args.preset,
         fps=args.fps,
     )
-    config = deploy.prepare_config(deploy.load_config(), _port(), _port())
+    config = deploy.prepare_config(deploy.load_config(), *deploy.free_ports(2))
     t = time.perf_counter()
     target = deploy.start(config, num_cpus=2)
     startup = time.perf_counter() - t

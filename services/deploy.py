@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import random
 import socket
 import time
 from pathlib import Path
@@ -63,6 +64,24 @@ def port_in_use(port: int) -> bool:
             if exc.errno == 98:  # EADDRINUSE; other errors mean the family is unavailable
                 return True
     return False
+
+
+#: Ports for local test and benchmark stacks: below the kernel's ephemeral range (32768+), where
+#: Ray's own processes bind theirs moments after a pick, and above Ray's worker ports (10002-19999).
+LOCAL_PORT_BAND = (20000, 32000)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports nothing listens on, from :data:`LOCAL_PORT_BAND`."""
+    rng = random.Random()
+    ports: list[int] = []
+    for _ in range(500 * count):
+        port = rng.randrange(*LOCAL_PORT_BAND)
+        if port not in ports and not port_in_use(port):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError(f"fewer than {count} free ports in {LOCAL_PORT_BAND}")
 
 
 def check_ports(config: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.ports import free_port
+from services.deploy import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,8 +27,9 @@ def test_demo_enrols_serves_and_writes_a_playable_mp4(tmp_path: Path) -> None:
     env = {**os.environ, "S2V_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     out = tmp_path / "demo.mp4"
+    port = free_ports(1)[0]
     cmd = [sys.executable, "-m", "speech2video_cli.main", "demo", "--models",
-           str(tmp_path / "models"), "-o", str(out), "--grpc-port", str(free_port())]  # fmt: skip
+           str(tmp_path / "models"), "-o", str(out), "--grpc-port", str(port)]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"video: {out}" in proc.stdout

@@ -182,13 +182,10 @@ class SequenceToPoseLSTM(nn.Module):
         inputs = torch.empty((1, max(length, x.shape[0]), self.config.input_dim))
         inputs[0, : x.shape[0]] = torch.from_numpy(x)
         inputs[0, x.shape[0] :] = self.padding_row()
-        was_training = self.training
-        self.eval()
-        try:
-            poses = self(inputs[:, :length]).poses[0]
-        finally:
-            self.train(was_training)
-        return poses[torch.from_numpy(steps)].numpy().astype(np.float32, copy=True)
+        x_in = (inputs[:, :length] - self.input_mean) / self.input_std
+        out = self.lstm(x_in)[0]  # the LSTM carries no dropout: eval and train agree
+        poses = self.head(out[0, torch.from_numpy(steps)])  # only the frames' steps
+        return poses.numpy().astype(np.float32, copy=True)
 
     def check_features(self, features: np.ndarray) -> np.ndarray:
         """Validate ``features`` as (T, input_dim) finite floats; return float32."""

@@ -15,8 +15,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from services.deploy import free_ports
 from speech2video_api.v1 import gateway_pb2, gateway_pb2_grpc, renderer_pb2, renderer_pb2_grpc
-from tests.fixtures.ports import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TOKEN = "test-token"
