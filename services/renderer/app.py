@@ -34,9 +34,6 @@ class Args(BaseModel):
     max_audio_seconds: float = Field(120.0, gt=0)
     #: auto: ask for one GPU when the cluster has one (at build time); never: CPU only.
     gpu: Literal["auto", "never"] = "auto"
-    #: Torch CPU threads of a replica; 0: every core of its node (Ray would start it with one,
-    #: its fractional CPU share, which halves CPU rendering speed on two cores).
-    torch_threads: int = Field(0, ge=0)
 
 
 def load_renderer_component(component: str, directory: Path) -> Any:
@@ -87,12 +84,7 @@ class Renderer:
     """``speech2video.v1.Renderer``; the speaker id is the multiplexed model id."""
 
     def __init__(self, args: Args) -> None:
-        import os
-
-        import torch
-
         self.args = args
-        torch.set_num_threads(args.torch_threads or len(os.sched_getaffinity(0)))
         self.models = speaker_model_getter(
             (RENDERER, BODY_MODEL),
             alias=args.model_alias,

@@ -1,7 +1,10 @@
 """Fragmented MP4 (H.264 + AAC) encoded to byte pieces as frames arrive, for streaming.
 
-The muxer runs with ``movflags=frag_keyframe+empty_moov+default_base_moof``: the header (``ftyp``
-+ an empty ``moov``) is written first, then one ``moof``+``mdat`` fragment per keyframe interval.
+The muxer runs with ``movflags=frag_keyframe+delay_moov+default_base_moof``: the header (``ftyp``
++ ``moov``) is written with the first fragment (so it can carry the edit list that skips the AAC
+encoder's priming samples: without it the video's first frame would last 64 ms longer and the
+file would probe as variable frame rate), then one ``moof``+``mdat`` fragment per keyframe
+interval.
 Every :meth:`Mp4StreamEncoder.write_chunk` starts with a forced keyframe, so a chunk of frames
 becomes one fragment; the bytes the muxer has written so far are handed back as a piece. The
 pieces, concatenated in order, are one playable mp4 (players and PyAV read it as a whole file).
@@ -26,10 +29,9 @@ import numpy as np
 
 from speech2video.audio.io import Audio
 from speech2video.errors import InputError
+from speech2video.render.aac_track import AacTrack, finish
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
-#: AAC frame size; audio goes to the encoder in blocks of a few frames.
-_AUDIO_BLOCK = 1024 * 8
+MOVFLAGS = "frag_keyframe+delay_moov+default_base_moof"
 #: Audio is encoded this far ahead of the video (covers the AAC encoder delay).
 AUDIO_LEAD_S = 0.3
 
@@ -90,13 +92,10 @@ class Mp4StreamEncoder:
             raise InputError(f"fps must be a positive number; got {fps}")
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise InputError(f"video size must be positive and even; got {width}x{height}")
-        if audio is not None and (audio.samples.ndim != 1 or audio.samples.size == 0):
-            raise InputError("audio to mux must be non-empty mono samples (N,)")
         self.fps, self.width, self.height, self.audio = float(fps), width, height, audio
         self.rate = Fraction(fps).limit_denominator(1001)
         self.frames_written = 0
         self._piece_start = 0
-        self._audio_pos = 0
         self._sink = _Sink()
         self._container: Any = av.open(
             self._sink, mode="w", format="mp4", options={"movflags": MOVFLAGS}
@@ -105,10 +104,13 @@ class Mp4StreamEncoder:
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency"}
         self._video = video
-        self._audio: Any = None
+        self._audio: AacTrack | None = None
         if audio is not None:
-            self._audio = self._container.add_stream("aac", rate=int(audio.rate))
-            self._audio.layout = "mono"
+            try:
+                self._audio = AacTrack(self._container, audio)
+            except InputError:
+                self._container.close()
+                raise
 
     def write_chunk(self, frames: Iterable[np.ndarray]) -> Mp4Piece:
         """Encode frames (the first as a keyframe); return the bytes written since the last
@@ -135,7 +137,8 @@ class Mp4StreamEncoder:
             vf.pict_type = av.video.frame.PictureType.I
         self._container.mux(self._video.encode(vf))
         self.frames_written += 1
-        self._write_audio_until(self.frames_written / self.fps + AUDIO_LEAD_S)
+        if self._audio is not None:
+            self._audio.write_until(self.frames_written / self.fps + AUDIO_LEAD_S)
 
     def take(self, first_frame: int, num_frames: int, last: bool = False) -> Mp4Piece:
         """The bytes written since the last piece, labelled with the given frames."""
@@ -147,12 +150,8 @@ class Mp4StreamEncoder:
         if self._container is None:
             raise InputError("the stream is finished")
         try:
-            self._container.mux(self._video.encode(None))
-            if self._audio is not None:
-                self._write_audio_until(None)
-                self._container.mux(self._audio.encode(None))
+            finish(self._container, self._video, self._audio)
         finally:
-            self._container.close()
             self._container = None
         return self._cut(last=True)
 
@@ -168,22 +167,6 @@ class Mp4StreamEncoder:
         )
         self._piece_start = self.frames_written
         return piece
-
-    def _write_audio_until(self, seconds: float | None) -> None:
-        import av
-
-        if self.audio is None:
-            return
-        samples = self.audio.samples
-        end = samples.size if seconds is None else min(samples.size, int(seconds * self.audio.rate))
-        while self._audio_pos < end:
-            stop = min(end, self._audio_pos + _AUDIO_BLOCK)
-            block = np.ascontiguousarray(samples[self._audio_pos : stop], np.float32)[None, :]
-            af = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
-            af.sample_rate = int(self.audio.rate)
-            af.pts, af.time_base = self._audio_pos, Fraction(1, int(self.audio.rate))
-            self._container.mux(self._audio.encode(af))
-            self._audio_pos = stop
 
 
 def encode_pieces(

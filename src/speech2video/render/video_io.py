@@ -19,9 +19,8 @@ import numpy as np
 
 from speech2video.audio.io import Audio
 from speech2video.errors import InputError
+from speech2video.render.aac_track import AAC_FRAME_SAMPLES, AacTrack, finish
 
-#: Samples per AAC frame: the audio length after a round trip is within this many samples.
-AAC_FRAME_SAMPLES = 1024
 #: Relative spread of frame intervals above which a video counts as variable frame rate.
 VFR_TOLERANCE = 0.01
 
@@ -62,8 +61,7 @@ class VideoWriter:
         self.frames_written = 0
         self._container: Any = None
         self._video: Any = None
-        self._audio: Any = None
-        self._audio_pos = 0  # samples of self.audio already sent to the encoder
+        self._audio: AacTrack | None = None
 
     def __enter__(self) -> VideoWriter:
         self.open()
@@ -92,11 +90,13 @@ class VideoWriter:
         video.options = {"crf": str(self.crf), "preset": self.preset}
         self._video = video
         if self.audio is not None:
-            if self.audio.samples.ndim != 1 or self.audio.samples.size == 0:
-                raise InputError("audio to mux must be non-empty mono samples (N,)")
-            stream = self._container.add_stream("aac", rate=int(self.audio.rate))
-            stream.layout = "mono"
-            self._audio = stream
+            try:
+                self._audio = AacTrack(self._container, self.audio)
+            except InputError:
+                self._container.close()
+                self._container = None
+                self.path.unlink(missing_ok=True)
+                raise
 
     def write(self, frame: np.ndarray) -> None:
         """frame: (height, width, 3) uint8 RGB."""
@@ -120,35 +120,15 @@ class VideoWriter:
         self._container.mux(self._video.encode(vf))
         self.frames_written += 1
         if self._audio is not None:
-            self._write_audio_until(self.frames_written / self.fps)
-
-    def _write_audio_until(self, seconds: float | None) -> None:
-        import av
-
-        assert self.audio is not None
-        samples = self.audio.samples
-        end = samples.size if seconds is None else min(samples.size, int(seconds * self.audio.rate))
-        while self._audio_pos < end:
-            stop = min(end, self._audio_pos + AAC_FRAME_SAMPLES * 8)
-            chunk = np.ascontiguousarray(samples[self._audio_pos : stop], np.float32)[None, :]
-            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            af.sample_rate = int(self.audio.rate)
-            af.pts = self._audio_pos
-            af.time_base = Fraction(1, int(self.audio.rate))
-            self._container.mux(self._audio.encode(af))
-            self._audio_pos = stop
+            self._audio.write_until(self.frames_written / self.fps)
 
     def close(self) -> None:
         """Flush the encoders and finish the file (idempotent)."""
         if self._container is None:
             return
         try:
-            self._container.mux(self._video.encode(None))
-            if self._audio is not None:
-                self._write_audio_until(None)
-                self._container.mux(self._audio.encode(None))
+            finish(self._container, self._video, self._audio)
         finally:
-            self._container.close()
             self._container = None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,8 +38,22 @@ def test_a_chunk_is_flushed_by_the_next_one() -> None:
     head = encoder.write_chunk(_frames(5))
     second = encoder.write_chunk(_frames(5))
     end = encoder.finish()
-    assert head.data.startswith(b"\x00\x00\x00") and b"ftyp" in head.data[:16]
-    assert b"moof" in second.data and end.last and b"moof" in end.data
+    assert head.data == b""  # the header waits for the first fragment (delay_moov)
+    assert b"ftyp" in second.data[:16] and b"moov" in second.data and b"moof" in second.data
+    assert end.last and b"moof" in end.data
+
+
+def test_audio_priming_keeps_the_frame_rate_constant(tmp_path: Path) -> None:
+    """The AAC encoder's priming samples go to an edit list (the header is written with the first
+    fragment), so the video's frame times stay even and the file probes as constant rate."""
+    from speech2video.render.video_io import probe
+
+    audio = Audio((np.sin(np.arange(16_000 * 3) / 9) * 0.1).astype(np.float32), 16_000)
+    data = b"".join(p.data for p in encode_pieces(_frames(30), 15.0, 10, audio, 4))
+    path = tmp_path / "stream.mp4"
+    path.write_bytes(data)
+    info = probe(path)
+    assert not info.variable_frame_rate and info.fps == 15.0 and info.frames == 30
 
 
 def test_bad_input_is_refused() -> None:
