@@ -41,8 +41,14 @@ def run(args: argparse.Namespace) -> int:
     if args.serve_action == "up":
         from services import deploy
 
+        from speech2video.errors import S2VError
+
         config = deploy.prepare_config(deploy.load_config(args.config), args.grpc_port)
-        target = deploy.start(config, num_cpus=args.num_cpus)
+        try:
+            target = deploy.start(config, num_cpus=args.num_cpus)
+        except RuntimeError as exc:
+            deploy.shutdown()
+            raise S2VError(f"the services did not come up: {exc}") from None
         print(f"serving gRPC on {target} (Ctrl-C or `s2v serve down` to stop)", flush=True)
         try:
             from ray import serve

@@ -73,3 +73,17 @@ def test_cli_import_is_light() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"heavy modules imported by the CLI parser: {proc.stdout}"
+
+
+def test_serve_up_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """The port check runs before Ray starts: exit 1 and a line naming the port, fast."""
+    pytest.importorskip("ray.serve")
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        taken = holder.getsockname()[1]
+        assert main(["serve", "up", "--grpc-port", str(taken)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"port {taken} (grpc_options.port) is already in use" in err[0]
