@@ -40,7 +40,6 @@ def _connect() -> bool:
 def run(args: argparse.Namespace) -> int:
     if args.serve_action == "up":
         from services import deploy
-
         from speech2video.errors import S2VError
 
         config = deploy.prepare_config(deploy.load_config(args.config), args.grpc_port)
