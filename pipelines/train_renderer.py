@@ -18,11 +18,19 @@ TRAINING_DIR = Path("data/interim/renderer_training")
 
 
 def renderer_config(p: dict):  # -> RendererConfig
-    """The preset named by ``config`` with training overrides (steps, batch size, crop, rates)."""
+    """The preset named by ``config`` with training overrides (steps, batch, crop, focus, rates)."""
     from speech2video.render.renderer_config import load_config
 
     config = load_config(p.get("config", "demo"))
-    keys = ("steps", "batch_size", "crop", "checkpoint_every", "lr_generator", "lr_discriminator")
+    keys = (
+        "steps",
+        "batch_size",
+        "crop",
+        "part_focus",
+        "checkpoint_every",
+        "lr_generator",
+        "lr_discriminator",
+    )
     training = {k: p[k] for k in keys if k in p}
     if training:
         config = dataclasses.replace(

@@ -112,7 +112,8 @@ class LossConfig:
 class TrainingConfig:
     """Optimisation and bookkeeping.
 
-    crop: side of the random square crop (0: whole frames); sequence_length: frames per training
+    crop: side of the random square crop (0: whole frames); part_focus: probability that a crop
+    is centred on the face or a hand (render/renderer_data.py); sequence_length: frames per training
     window (at least K+1 and the temporal discriminator's span); bf16: autocast on CUDA;
     loader_workers: DataLoader processes decoding PNGs (0: in the training process).
     """
@@ -121,6 +122,7 @@ class TrainingConfig:
     batch_size: int = 2
     sequence_length: int = 5
     crop: int = 256
+    part_focus: float = 0.5
     lr_generator: float = 2e-4
     lr_discriminator: float = 2e-4
     beta1: float = 0.5
@@ -138,6 +140,8 @@ class TrainingConfig:
             raise InputError(f"training.crop must be >= 0; got {self.crop}")
         if self.loader_workers < 0:
             raise InputError(f"training.loader_workers must be >= 0; got {self.loader_workers}")
+        if not 0.0 <= self.part_focus <= 1.0:
+            raise InputError(f"training.part_focus must be within [0, 1]; got {self.part_focus}")
 
 
 @dataclass(frozen=True)

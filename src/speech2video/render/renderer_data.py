@@ -6,9 +6,12 @@ Layout::
     DATA_DIR/<sequence>/frames/000000.png     real frames of the same size, same file names
 
 Every sequence is one continuous shot; frames are ordered by file name. A training sample is a
-window of ``sequence_length`` consecutive frames with one random square crop (the same for every
-frame of the window), drawn from torch's random generator (seeded per DataLoader worker).
-:func:`write_sequence` writes the layout.
+window of ``sequence_length`` consecutive frames with one square crop (the same for every frame
+of the window), drawn from torch's random generator (seeded per DataLoader worker). With
+probability ``part_focus`` the crop is centred (with a jitter of a quarter of its side) on the face
+or a hand, picked at random among those painted in the window's first skeleton image; otherwise it
+is uniform. Small crops of large frames otherwise seldom hold a whole part, and the face and hand
+discriminators (paper §3.5) would rarely see one. :func:`write_sequence` writes the layout.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from speech2video.errors import InputError
+from speech2video.render.part_boxes import part_masks
 
 SKELETON_DIR = "skeleton"
 FRAMES_DIR = "frames"
@@ -84,12 +88,17 @@ def to_uint8(frames: torch.Tensor) -> np.ndarray:
 class RendererDataset(Dataset):
     """Windows of ``sequence_length`` consecutive (skeleton, frame) pairs from ``data_dir``."""
 
-    def __init__(self, data_dir: str | Path, sequence_length: int, crop: int = 0) -> None:
+    def __init__(
+        self, data_dir: str | Path, sequence_length: int, crop: int = 0, part_focus: float = 0.0
+    ) -> None:
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise InputError(f"renderer data directory not found: {data_dir}")
+        if not 0.0 <= part_focus <= 1.0:
+            raise InputError(f"part_focus must be within [0, 1]; got {part_focus}")
         self.sequence_length = int(sequence_length)
         self.crop = int(crop)
+        self.part_focus = float(part_focus)
         self.sequences: list[tuple[list[Path], list[Path]]] = []
         for seq in sorted(p for p in data_dir.iterdir() if p.is_dir()):
             skel_dir, frame_dir = seq / SKELETON_DIR, seq / FRAMES_DIR
@@ -132,11 +141,28 @@ class RendererDataset(Dataset):
                     f"sequence {skel_paths[0].parent.parent.name}: frames {w}x{h} are smaller "
                     f"than the crop {self.crop}"
                 )
-            y = int(torch.randint(0, h - self.crop + 1, ()))
-            x = int(torch.randint(0, w - self.crop + 1, ()))
+            y, x = self._crop_origin(skels[0])
             skels = skels[:, y : y + self.crop, x : x + self.crop]
             frames = frames[:, y : y + self.crop, x : x + self.crop]
         return RendererSample(to_tensor(skels), to_tensor(frames))
+
+    def _crop_origin(self, skeleton: np.ndarray) -> tuple[int, int]:
+        """Top-left corner (y, x) of the crop; skeleton: (H, W, 3) uint8, the window's first."""
+        h, w = skeleton.shape[:2]
+        size = self.crop
+        if self.part_focus and float(torch.rand(())) < self.part_focus:
+            image = torch.from_numpy(np.ascontiguousarray(skeleton)).permute(2, 0, 1)[None]
+            masks = part_masks(image)[0]  # (3, H, W)
+            found = [m for m in masks if int(m.sum()) > 0]
+            if found:
+                ys, xs = found[int(torch.randint(0, len(found), ()))].nonzero(as_tuple=True)
+                jitter = torch.randint(-(size // 4), size // 4 + 1, (2,))
+                cy = float(ys.float().mean()) + int(jitter[0])
+                cx = float(xs.float().mean()) + int(jitter[1])
+                y = min(max(round(cy - size / 2), 0), h - size)
+                x = min(max(round(cx - size / 2), 0), w - size)
+                return y, x
+        return int(torch.randint(0, h - size + 1, ())), int(torch.randint(0, w - size + 1, ()))
 
 
 def collate(samples: list[RendererSample]) -> RendererSample:

@@ -250,7 +250,7 @@ def train_worker(
         raise InputError(f"device {str(device)!r} requested but CUDA is not available")
     tc = config.training
     out_dir = Path(out_dir)
-    dataset = RendererDataset(data_dir, tc.sequence_length, tc.crop)
+    dataset = RendererDataset(data_dir, tc.sequence_length, tc.crop, tc.part_focus)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=tc.seed)
     loader = DataLoader(
         dataset,

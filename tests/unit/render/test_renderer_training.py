@@ -15,6 +15,7 @@ import torch
 from speech2video.errors import InputError
 from speech2video.render import checkpoint as ckpt
 from speech2video.render.palette import FACE, LEFT_HAND_CIRCLE, RIGHT_HAND_CIRCLE
+from speech2video.render.part_boxes import part_masks
 from speech2video.render.renderer_config import PRESETS, RendererConfig, load_config, preset
 from speech2video.render.renderer_data import RendererDataset, write_sequence
 from speech2video.render.renderer_training import train_renderer
@@ -67,6 +68,7 @@ def test_presets_round_trip_through_json(tmp_path: Path) -> None:
         ({"loss": {"gan_mode": "wgan"}}, "gan_mode"),
         ({"training": {"sequence_length": 1}}, "sequence_length"),
         ({"training": {"crop": 30}}, "crop"),
+        ({"training": {"part_focus": 1.5}}, "part_focus"),
         ({"training": {"steps": "many"}}, "training.steps"),
         ({"preset": "huge"}, "huge"),
         ([1, 2], "object"),
@@ -96,6 +98,31 @@ def test_dataset_windows_and_crop(data_dir: Path) -> None:
     sample = ds[1]
     assert sample.skeletons.shape == sample.frames.shape == (3, 3, 16, 16)
     assert sample.frames.min() >= -1 and sample.frames.max() <= 1
+
+
+def test_part_focused_crops_hold_a_part(tmp_path: Path) -> None:
+    """Small parts in a large frame: focused crops always hold one, uniform crops seldom do."""
+    size, frames = 128, 3
+    skels = np.zeros((frames, size, size, 3), np.uint8)
+    for t in range(frames):
+        cv2.circle(skels[t], (12 + t, 14), 4, FACE, -1)
+        cv2.circle(skels[t], (110, 100 + t), 3, LEFT_HAND_CIRCLE, -1)
+        cv2.circle(skels[t], (20, 112), 3, RIGHT_HAND_CIRCLE, -1)
+    write_sequence(tmp_path / "seq", skels, skels)
+    torch.manual_seed(0)
+
+    def share_with_part(part_focus: float) -> float:
+        ds = RendererDataset(tmp_path, sequence_length=2, crop=16, part_focus=part_focus)
+        hits = 0
+        for i in range(60):
+            crop = ((ds[i % len(ds)].skeletons[0] + 1) * 127.5).round().to(torch.uint8)
+            hits += bool(part_masks(crop[None]).any())
+        return hits / 60
+
+    assert share_with_part(1.0) == 1.0
+    assert share_with_part(0.0) < 0.5
+    with pytest.raises(InputError, match="part_focus"):
+        RendererDataset(tmp_path, sequence_length=2, crop=16, part_focus=2.0)
 
 
 def test_tiny_training_reduces_l1_and_writes_outputs(data_dir: Path, tmp_path: Path) -> None:
