@@ -134,10 +134,16 @@ def write_report(
     for title, rows in sections:
         if len(rows) > 2:
             lines += [f"## {title}", "", *rows, ""]
+    if "mouth_shape_px_gain" in metrics:
+        lines += [
+            f"Mouth motion gain over the best baseline (`mouth_shape_px`): "
+            f"{metrics['mouth_shape_px_gain']:.1%} (target: at least 40 %).",
+            "",
+        ]
     if "mouth_px_gain" in metrics:
         lines += [
-            f"Mouth error gain over the best baseline: {metrics['mouth_px_gain']:.1%} "
-            "(target: at least 40 %).",
+            f"Mouth placement gain over the best baseline (`mouth_px`, follows head and body): "
+            f"{metrics['mouth_px_gain']:.1%}.",
             "",
         ]
     for file, caption in shown:

@@ -45,7 +45,7 @@ def test_evaluate_motion_reports_model_baselines_and_fitted(tmp_path: Path) -> N
     assert set(ev.predictions) == {"a", "b"} and ev.predictions["a"].shape == (50, 106)
     assert set(ev.mouth_opening) >= {"model", "fitted", "detected", "mean_pose", "shuffled"}
     assert set(ev.part_errors) == {"model", "mean_pose", "shuffled"}
-    assert "mouth_px_gain" in m
+    assert "mouth_px_gain" in m and "mouth_shape_px_gain" in m
 
     samples = np.zeros((1, 2, 3, 16, 16, 3), np.uint8)
     render = RenderScores(30.0, 0.9, 5.0, 7.0, 4, samples)
@@ -54,6 +54,8 @@ def test_evaluate_motion_reports_model_baselines_and_fitted(tmp_path: Path) -> N
     text = path.read_text()
     assert "| mouth_px |" in text and "shuffled audio" in text and "| psnr |" in text
     assert "keypose_within_1f" in text and "a note" in text
+    shape_gain = f"(`mouth_shape_px`): {m['mouth_shape_px_gain']:.1%} (target"
+    assert "Mouth motion gain" in text and shape_gain in text
     for png in ("mouth_trajectory.png", "part_errors.png", "render_crops.png"):
         assert (tmp_path / "rep" / png).stat().st_size > 1000
         assert f"({png})" in text
