@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import queue
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,10 @@ class Args(BaseModel):
     max_audio_seconds: float = Field(120.0, gt=0)
     #: auto: ask for one GPU when the cluster has one (at build time); never: CPU only.
     gpu: Literal["auto", "never"] = "auto"
+    #: CPU threads torch may use for one render after its first piece (0: leave torch's setting,
+    #: which Ray derives from the replica's num_cpus). Each render runs on one thread of its own,
+    #: so the threads form one team that is reused frame after frame.
+    torch_threads: int = Field(0, ge=0)
 
 
 def load_renderer_component(component: str, directory: Path) -> Any:
@@ -46,15 +51,42 @@ def load_renderer_component(component: str, directory: Path) -> Any:
     return StreamingRenderer(load_renderer(directory).generator)
 
 
-async def _in_thread(pieces: Iterator[Any]) -> AsyncIterator[Any]:
-    """Iterate a blocking generator off the event loop; closing it when the caller stops."""
+def _render_thread() -> ThreadPoolExecutor:
+    """One thread for one render. Torch's intra-op thread team belongs to the thread that calls
+    into it: hopping between pool threads would start a team per thread, left spinning."""
+    return ThreadPoolExecutor(1, thread_name_prefix="render")
+
+
+def _set_torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+async def _in_thread(pieces: Iterator[Any], torch_threads: int = 0) -> AsyncIterator[Any]:
+    """Iterate a blocking generator on a thread of its own (:func:`_render_thread`), off the
+    event loop; closing it when the caller stops.
+
+    torch_threads > 0: the first piece is made with one thread (it races the rest of the
+    request's speech recognition and pose prediction for the cores), the others with
+    ``torch_threads``; 0 leaves torch's setting alone.
+    """
+    loop = asyncio.get_running_loop()
+    executor = _render_thread()
     try:
-        while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+        if torch_threads:
+            await loop.run_in_executor(executor, _set_torch_threads, 1)
+        first = True
+        while (piece := await loop.run_in_executor(executor, next, pieces, None)) is not None:
             yield piece
+            if first and torch_threads:
+                await loop.run_in_executor(executor, _set_torch_threads, torch_threads)
+            first = False
     finally:
         # still running in its thread after a cancel: it ends by itself
         with contextlib.suppress(ValueError):
             pieces.close()  # type: ignore[attr-defined]
+        executor.shutdown(wait=False)
 
 
 class _PoseBlocks:
@@ -154,7 +186,7 @@ class Renderer:
         )
         lineage = lineage_to_pb(models.lineage(RENDERER, BODY_MODEL))
         index = 0
-        async for piece in _in_thread(pieces):
+        async for piece in _in_thread(pieces, self.args.torch_threads):
             reply = pb.RenderVideoResponse(chunk=piece_to_pb(piece, index))
             if piece.last:
                 reply.lineage.CopyFrom(lineage)
