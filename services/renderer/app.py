@@ -51,12 +51,6 @@ def load_renderer_component(component: str, directory: Path) -> Any:
     return StreamingRenderer(load_renderer(directory).generator)
 
 
-def _render_thread() -> ThreadPoolExecutor:
-    """One thread for one render. Torch's intra-op thread team belongs to the thread that calls
-    into it: hopping between pool threads would start a team per thread, left spinning."""
-    return ThreadPoolExecutor(1, thread_name_prefix="render")
-
-
 def _set_torch_threads(n: int) -> None:
     import torch
 
@@ -64,15 +58,16 @@ def _set_torch_threads(n: int) -> None:
 
 
 async def _in_thread(pieces: Iterator[Any], torch_threads: int = 0) -> AsyncIterator[Any]:
-    """Iterate a blocking generator on a thread of its own (:func:`_render_thread`), off the
-    event loop; closing it when the caller stops.
+    """Iterate a blocking generator on a thread of its own, off the event loop; closing it when
+    the caller stops. One thread for the whole render: torch's intra-op thread team belongs to the
+    thread that calls into it, and hopping between pool threads would start one team per thread.
 
     torch_threads > 0: the first piece is made with one thread (it races the rest of the
     request's speech recognition and pose prediction for the cores), the others with
     ``torch_threads``; 0 leaves torch's setting alone.
     """
     loop = asyncio.get_running_loop()
-    executor = _render_thread()
+    executor = ThreadPoolExecutor(1, thread_name_prefix="render")
     try:
         if torch_threads:
             await loop.run_in_executor(executor, _set_torch_threads, 1)

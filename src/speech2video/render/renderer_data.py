@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from speech2video.errors import InputError
-from speech2video.render.part_boxes import part_masks
+from speech2video.render.part_boxes import part_boxes
 
 SKELETON_DIR = "skeleton"
 FRAMES_DIR = "frames"
@@ -152,15 +152,13 @@ class RendererDataset(Dataset):
         size = self.crop
         if self.part_focus and float(torch.rand(())) < self.part_focus:
             image = torch.from_numpy(np.ascontiguousarray(skeleton)).permute(2, 0, 1)[None]
-            masks = part_masks(image)[0]  # (3, H, W)
-            found = [m for m in masks if int(m.sum()) > 0]
-            if found:
-                ys, xs = found[int(torch.randint(0, len(found), ()))].nonzero(as_tuple=True)
-                jitter = torch.randint(-(size // 4), size // 4 + 1, (2,))
-                cy = float(ys.float().mean()) + int(jitter[0])
-                cx = float(xs.float().mean()) + int(jitter[1])
-                y = min(max(round(cy - size / 2), 0), h - size)
-                x = min(max(round(cx - size / 2), 0), w - size)
+            parts = part_boxes(image)
+            found = parts.boxes[0][parts.valid[0]]  # (P, 4) x0, y0, x1, y1
+            if len(found):
+                x0, y0, x1, y1 = found[int(torch.randint(0, len(found), ()))].tolist()
+                jitter = torch.randint(-(size // 4), size // 4 + 1, (2,)).tolist()
+                y = min(max(round((y0 + y1 - size) / 2) + jitter[0], 0), h - size)
+                x = min(max(round((x0 + x1 - size) / 2) + jitter[1], 0), w - size)
                 return y, x
         return int(torch.randint(0, h - size + 1, ())), int(torch.randint(0, w - size + 1, ()))
 
