@@ -142,15 +142,6 @@ class StreamingFeatureExtractor:
         return np.concatenate([static, deltas], axis=1).astype(np.float32)
 
 
-def static_features(frames: np.ndarray) -> np.ndarray:
-    """MFCC and log mean volume of already-scaled frames.
-
-    frames: (T, 400) float — audio frames after the RMS gain
-    returns: (T, 14) float32 — 13 MFCC (natural log mel power, DCT-II ortho), log mean energy
-    """
-    return _static64(np.asarray(frames, np.float32)).astype(np.float32)
-
-
 def mel_power(frames: np.ndarray) -> np.ndarray:
     """Mel power spectrum: Hann window, |rfft|^2, 40 triangular filters.
 

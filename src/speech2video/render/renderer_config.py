@@ -305,8 +305,4 @@ def load_config(name_or_path: str | Path) -> RendererConfig:
     return RendererConfig.from_json(path.read_text())
 
 
-def save_config(path: str | Path, config: RendererConfig) -> None:
-    Path(path).write_text(config.to_json() + "\n")
-
-
 PRESETS.update(tiny=_tiny(), demo=_demo(), production=_production())

@@ -32,10 +32,14 @@ from speech2video.render import checkpoint as ckpt
 from speech2video.render import render_losses as L
 from speech2video.render.discriminators import RendererDiscriminators
 from speech2video.render.generator import Vid2VidGenerator
-from speech2video.render.part_boxes import crop_boxes, part_boxes
 from speech2video.render.renderer_config import RendererConfig
 from speech2video.render.renderer_data import RendererDataset, collate, to_uint8
 from speech2video.render.renderer_inference import StreamState, generate_sequence
+from speech2video.render.renderer_objectives import (
+    PartBatch,
+    discriminator_loss,
+    generator_loss,
+)
 
 MetricsCallback = Callable[[int, dict[str, float]], None]
 
@@ -96,66 +100,26 @@ class RendererTrainer:
     def step(
         self, skeletons: torch.Tensor, real: torch.Tensor
     ) -> tuple[dict[str, float], torch.Tensor]:
-        """One generator and discriminator update.
+        """One discriminator and one generator update (render/renderer_objectives.py).
 
         skeletons, real: (B, T, 3, H, W) float32 in [-1, 1]
         returns: metrics, and the generated frames (B, T, 3, H, W) (detached)
         """
-        cfg, lw = self.config, self.config.loss
-        mode = lw.gan_mode
-        D = self.discriminators
+        cfg, D = self.config, self.discriminators
         skeletons = skeletons.to(self.device, non_blocking=True)
         real = real.to(self.device, non_blocking=True)
-        b, t = skeletons.shape[:2]
-        flat = lambda x: x.flatten(0, 1)  # noqa: E731
-        sk_f, real_f = flat(skeletons), flat(real)
-        boxes = part_boxes(sk_f, cfg.discriminator.face_scale, cfg.discriminator.hand_scale)
-        valid = boxes.valid.to(torch.float32)
-        size = cfg.discriminator.part_crop
-
-        def parts(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            crops = crop_boxes(images, boxes.boxes, size)  # (BT, 3, 3, S, S)
-            return crops[:, 0], crops[:, 1:].flatten(0, 1)
-
-        sk_face, sk_hands = parts(sk_f)
-        real_face, real_hands = parts(real_f)
-        w_face, w_hands = valid[:, 0], valid[:, 1:].flatten()
+        batch = PartBatch.build(skeletons, real, cfg.discriminator)
 
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
             state = StreamState.initial(
-                b, cfg.generator.num_prev, *skeletons.shape[-2:], self.device
+                skeletons.shape[0], cfg.generator.num_prev, *skeletons.shape[-2:], self.device
             )
             seq = generate_sequence(self.generator, skeletons, state, detach_feedback=True)
             fake = seq.frames.float()
             flow = torch.stack([o.flow for o in seq.outputs], 1).float()
             mask = torch.stack([o.mask for o in seq.outputs], 1).float()
-            fake_f = flat(fake)
-            fake_face, fake_hands = parts(fake_f)
-
-            # discriminators
             D.requires_grad_(True)
-            fd = fake_f.detach()
-            d_image = L.gan_loss(D.image(sk_f, fd), False, mode) + L.gan_loss(
-                D.image(sk_f, real_f), True, mode
-            )
-            d_temporal = L.gan_loss(D.temporal(fake.detach()), False, mode) + L.gan_loss(
-                D.temporal(real), True, mode
-            )
-            d_face = L.gan_loss(D.face(sk_face, fake_face.detach()), False, mode, weight=w_face)
-            d_face = d_face + L.gan_loss(D.face(sk_face, real_face), True, mode, weight=w_face)
-            d_hands = L.gan_loss(
-                D.hands(sk_hands, fake_hands.detach()), False, mode, weight=w_hands
-            )
-            d_hands = d_hands + L.gan_loss(
-                D.hands(sk_hands, real_hands), True, mode, weight=w_hands
-            )
-            d_terms = (
-                lw.gan * d_image,
-                lw.temporal * d_temporal,
-                lw.face * d_face,
-                lw.hands * d_hands,
-            )
-            d_total = sum(d_terms)
+            d_total, d_terms = discriminator_loss(D, batch, fake, cfg.loss)
         self.opt_d.zero_grad(set_to_none=True)
         d_total.backward()
         self._average_gradients(D)
@@ -163,57 +127,15 @@ class RendererTrainer:
 
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
             D.requires_grad_(False)
-            with torch.no_grad():
-                real_image_out = D.image(sk_f, real_f)
-                real_face_out = D.face(sk_face, real_face)
-                real_hands_out = D.hands(sk_hands, real_hands)
-            fake_image_out = D.image(sk_f, fake_f)
-            g_gan = L.gan_loss(fake_image_out, True, mode, for_discriminator=False)
-            g_fm = L.feature_matching_loss(fake_image_out, real_image_out)
-            g_l1 = (fake - real).abs().mean()
-            if t > 1:
-                g_flow = L.flow_warp_loss(
-                    flat(flow[:, 1:]), flat(mask[:, 1:]), flat(real[:, :-1]), flat(real[:, 1:])
-                )
-            else:
-                g_flow = fake.new_zeros(())
-            g_temporal = L.gan_loss(D.temporal(fake), True, mode, for_discriminator=False)
-            fake_face_out = D.face(sk_face, fake_face)
-            g_face = L.gan_loss(fake_face_out, True, mode, False, w_face)
-            g_face = g_face + lw.feature_matching * L.feature_matching_loss(
-                fake_face_out, real_face_out, w_face
-            )
-            fake_hands_out = D.hands(sk_hands, fake_hands)
-            g_hands = L.gan_loss(fake_hands_out, True, mode, False, w_hands)
-            g_hands = g_hands + lw.feature_matching * L.feature_matching_loss(
-                fake_hands_out, real_hands_out, w_hands
-            )
-            g_perc = (
-                L.perceptual_loss(self.vgg, fake_f, real_f)
-                if self.vgg is not None
-                else fake.new_zeros(())
-            )
-            g_terms = (
-                lw.gan * g_gan,
-                lw.feature_matching * g_fm,
-                lw.l1 * g_l1,
-                lw.flow_warp * g_flow,
-                lw.temporal * g_temporal,
-                lw.face * g_face,
-                lw.hands * g_hands,
-                lw.perceptual * g_perc,
-            )
-            g_total = sum(g_terms)
+            g = generator_loss(D, batch, fake, flow, mask, cfg.loss, self.vgg)
         self.opt_g.zero_grad(set_to_none=True)
-        g_total.backward()
+        g.total.backward()
         self._average_gradients(self.generator)
         self.opt_g.step()
         D.requires_grad_(True)
 
-        g = L.GeneratorLossTerms(*(float(x.detach()) for x in (*g_terms, g_total)))
-        d = L.DiscriminatorLossTerms(*(float(x.detach()) for x in (*d_terms, d_total)))
-        metrics = {**g.as_dict(), **d.as_dict(), "l1": float(g_l1.detach())}
-        metrics["parts_found"] = float(valid.mean())
+        metrics = {**g.terms.as_dict(), **d_terms.as_dict(), "l1": g.l1}
+        metrics["parts_found"] = float(batch.valid.mean())
         return metrics, fake.detach()
 
 

@@ -33,7 +33,7 @@ from speech2video.body.skeleton_model import OpenSkeletonModel
 from speech2video.errors import InputError
 from speech2video.model_set import SpeakerProfile, save_speaker_profile
 from speech2video.motion.keypose_dictionary import KeyPoseDictionary, KeyPoseEntry
-from speech2video.motion.keypose_insertion import InsertionLogEntry, KeyPoseInserter
+from speech2video.motion.keypose_insertion import InsertionLogEntry
 from speech2video.motion.words import save_words
 from speech2video.synthetic.appearance import PersonPainter, body_frames
 from speech2video.synthetic.config import DemoSpeakerConfig
@@ -220,8 +220,3 @@ def _keyword_clip(
     return KeywordClip(
         word, rec_id, first / fps, (last + 1) / fps, "motion" if entry.is_motion else "still"
     )
-
-
-def key_inserter(fps: float, speaker: str = "demo") -> KeyPoseInserter:
-    """The inserter the ground truth was made with (for checks and tests)."""
-    return KeyPoseInserter(true_dictionary(fps, speaker), fps)
