@@ -3,6 +3,12 @@
 Training state (optimizer, discriminators, samples) lives in ``data/interim/renderer_training``
 so an interrupted run resumes; the served component (generator + config) goes to
 ``models/renderer``.
+
+``workers: 1`` (the default) trains in this process, on the GPU when there is one. ``workers: N``
+(N > 1) trains data-parallel with Ray Train (pipelines/renderer_distributed.py): the same loop,
+the windows sharded by rank, gradients averaged; each worker gets ``cpus_per_worker`` CPUs and,
+with ``use_gpu: true``, a GPU. Ray must then be reachable (a cluster address in ``RAY_ADDRESS``,
+else a local Ray is started); MLflow gets the metrics of the last step Ray Train reported.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 from pathlib import Path
 
 from pipelines.recordings import METRICS_DIR, MODELS_DIR, SKELETONS_DIR, speaker_info
-from pipelines.stage_io import load_params, run_stage, stage_file, stage_output
+from pipelines.stage_io import StageError, load_params, run_stage, stage_file, stage_output
 
 TRAINING_DIR = Path("data/interim/renderer_training")
 
@@ -60,13 +66,31 @@ def main() -> None:
             if step % log_every == 0:
                 run.log_metrics(metrics, step)
 
-        result = train_renderer(
-            SKELETONS_DIR,
-            TRAINING_DIR,
-            config,
-            callback=log,
-            progress=bool(p.get("progress", True)),
-        )
+        workers = int(p.get("workers", 1))
+        if workers < 1:
+            raise StageError(f"train_renderer.workers must be >= 1; got {workers}")
+        if workers == 1:
+            result = train_renderer(
+                SKELETONS_DIR,
+                TRAINING_DIR,
+                config,
+                callback=log,
+                progress=bool(p.get("progress", True)),
+            )
+            step, metrics = result.step, result.metrics
+        else:
+            from pipelines.renderer_distributed import train_renderer_distributed
+
+            metrics = train_renderer_distributed(
+                SKELETONS_DIR,
+                TRAINING_DIR,
+                config,
+                num_workers=workers,
+                use_gpu=bool(p.get("use_gpu", False)),
+                cpus_per_worker=float(p.get("cpus_per_worker", 1.0)),
+                report_every=log_every,
+            )
+            step = int(metrics.pop("step", config.training.steps))
         loaded = load_renderer(TRAINING_DIR)
         with stage_output(MODELS_DIR / "renderer") as out:
             save_renderer(out, loaded.config, loaded.generator)
@@ -74,7 +98,7 @@ def main() -> None:
         samples = TRAINING_DIR / "samples"
         if samples.is_dir():
             run.log_artifacts(samples, "samples")
-        summary = {"steps": float(result.step), **{k: float(v) for k, v in result.metrics.items()}}
+        summary = {"steps": float(step), **{k: float(v) for k, v in metrics.items()}}
         run.log_metrics(summary)
         run.set_tags({"component": "renderer"})
     METRICS_DIR.mkdir(exist_ok=True)

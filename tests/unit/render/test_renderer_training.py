@@ -176,25 +176,3 @@ def test_resume_with_another_model_config_is_refused(data_dir: Path, tmp_path: P
     )
     with pytest.raises(InputError, match="another generator"):
         train_renderer(data_dir, out, other, progress=False)
-
-
-@pytest.mark.integration
-def test_ray_train_two_cpu_workers_share_the_loop(data_dir: Path, tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
-    from pipelines.renderer_distributed import train_renderer_distributed
-
-    ray.init(num_cpus=2, include_dashboard=False)
-    try:
-        metrics = train_renderer_distributed(
-            data_dir,
-            tmp_path / "ckpt",
-            tiny(2, checkpoint_every=1),
-            num_workers=2,
-            report_every=1,
-            cpus_per_worker=0.5,
-        )
-    finally:
-        ray.shutdown()
-    assert metrics["step"] == 2.0 and np.isfinite(metrics["g_total"])
-    state = torch.load(tmp_path / "ckpt" / ckpt.TRAINING_STATE_FILE, weights_only=True)
-    assert state["step"] == 2

@@ -1,0 +1,81 @@
+"""Stage train_renderer end to end on tiny skeleton/frame pairs: in process (``workers: 1``) and
+data-parallel with Ray Train on two CPU workers (``workers: 2``, a real local Ray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from pipelines import train_renderer
+from speech2video.render import checkpoint as ckpt
+from speech2video.render.renderer_data import write_sequence
+from tests.unit.render.test_renderer_training import synthetic_sequence
+
+
+def _workspace(root: Path, workers: int) -> None:
+    (root / "spk").mkdir()
+    (root / "spk" / "speaker.yaml").write_text("speaker: tiny\n")
+    settings = {
+        "config": "tiny",
+        "steps": 2,
+        "crop": 32,
+        "checkpoint_every": 1,
+        "log_every": 1,
+        "progress": False,
+        "workers": workers,
+        "cpus_per_worker": 0.5,
+    }
+    params = {"speaker_dir": "spk", "train_renderer": settings}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    skels, reals = synthetic_sequence()
+    write_sequence(root / "data/interim/skeletons/seq0", skels, reals)
+
+
+def _check_outputs(root: Path) -> dict[str, float]:
+    metrics = json.loads((root / "metrics/train_renderer.json").read_text())
+    assert metrics["steps"] == 2.0 and np.isfinite(metrics["g_total"])
+    loaded = ckpt.load_renderer(root / "models/renderer")
+    assert loaded.config.preset == "tiny"
+    state = torch.load(
+        root / train_renderer.TRAINING_DIR / ckpt.TRAINING_STATE_FILE, weights_only=True
+    )
+    assert state["step"] == 2
+    return metrics
+
+
+def test_stage_trains_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _workspace(tmp_path, workers=1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_renderer.main()
+    _check_outputs(tmp_path)
+
+
+def test_bad_worker_count_is_a_stage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _workspace(tmp_path, workers=0)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(train_renderer.StageError, match=r"train_renderer\.workers must be >= 1"):
+        train_renderer.main()
+
+
+@pytest.mark.integration
+def test_stage_trains_data_parallel_with_ray_train(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ray = pytest.importorskip("ray")
+    _workspace(tmp_path, workers=2)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        train_renderer.main()
+    finally:
+        ray.shutdown()
+    _check_outputs(tmp_path)
