@@ -4,8 +4,10 @@ For the real English recordings in ``../shared/data/speech`` that have transcrip
 ``$S2V_SHARED_DATA/speech``), prints per engine: word error rate (speech-to-text), median and
 90th-percentile word-onset error against the TextGrid word tiers (praatio_mary, BEAT2), words
 placed (forced alignment) and real-time factor (processing time / audio duration, model loading
-excluded). Then TTS word-time exactness: for words that follow a pause, the distance between the
-reported onset and the first sample of sound. Files that are absent are skipped.
+excluded). ``stt whisper + aligner`` is what ``transcribe()`` returns by default: the recognised
+words retimed by forced alignment of their own text (``refine_word_times``). Then TTS word-time
+exactness: for words that follow a pause, the distance between the reported onset and the first
+sample of sound. Files that are absent are skipped.
 """
 
 from __future__ import annotations
@@ -20,8 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from speech2video.audio.alignment import align, match_words, transcript_words, word_error_rate
+from speech2video.audio.alignment import (
+    align,
+    match_words,
+    refine_word_times,
+    transcript_words,
+    word_error_rate,
+)
 from speech2video.audio.io import Audio, decode
+from speech2video.audio.textgrid import WORD_TIERS, read_textgrid
 from speech2video.audio.transcriber import get_transcriber
 from speech2video.audio.tts import synthesize
 from speech2video.motion.words import Word, normalize_word
@@ -34,47 +43,6 @@ def shared_speech_dir() -> Path:
     """``../shared/data/speech`` beside the repository, or ``$S2V_SHARED_DATA/speech``."""
     base = os.environ.get("S2V_SHARED_DATA", str(REPO_ROOT.parent / "shared" / "data"))
     return Path(base) / "speech"
-
-
-@dataclass(frozen=True)
-class Interval:
-    """One TextGrid interval: ``text`` over [start, end) seconds."""
-
-    start: float
-    end: float
-    text: str
-
-
-def read_textgrid(path: Path) -> dict[str, list[Interval]]:
-    """Interval tiers of a Praat TextGrid (long or short text format), by tier name."""
-    values: list[str | float] = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = raw.strip()
-        if "=" in line:
-            line = line.split("=", 1)[1].strip()
-        elif not line or line.endswith(":") or line.startswith("<"):
-            continue
-        if line.startswith('"'):
-            values.append(line[1:-1].replace('""', '"'))
-        else:
-            try:
-                values.append(float(line))
-            except ValueError:
-                continue
-    pos = 5  # "ooTextFile", "TextGrid", xmin, xmax, number of tiers
-    tiers: dict[str, list[Interval]] = {}
-    for _ in range(int(values[4])):
-        kind, name, count = values[pos], str(values[pos + 1]), int(values[pos + 4])
-        pos += 5
-        if kind == "IntervalTier":
-            tiers[name] = [
-                Interval(float(values[p]), float(values[p + 1]), str(values[p + 2]))
-                for p in range(pos, pos + 3 * count, 3)
-            ]
-            pos += 3 * count
-        else:
-            pos += 2 * count
-    return tiers
 
 
 @dataclass(frozen=True)
@@ -111,7 +79,7 @@ def recordings(directory: Path) -> list[Recording]:
         reference = None
         if grid.is_file():
             tiers = read_textgrid(grid)
-            tier = next((tiers[k] for k in ("words", "word") if k in tiers), None)
+            tier = next((tiers[k] for k in WORD_TIERS if k in tiers), None)
             if tier:
                 reference = [Word(i.text, i.start, i.end) for i in tier if i.text.strip()]
         if reference:
@@ -176,7 +144,10 @@ def benchmark_recordings(items: list[Recording]) -> list[Row]:
     transcriber = get_transcriber()
     print(f"whisper model load: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     transcriber.transcribe(Audio(np.zeros(16000, np.float32) + 0.01, 16000))  # warm
-    rows = {"stt": Row("stt whisper", onsets=[])}
+    rows = {
+        "stt": Row("stt whisper", onsets=[]),
+        "stt+align": Row("stt whisper + aligner", onsets=[]),
+    }
     rows.update({e: Row(f"align {e}", onsets=[]) for e in ALIGN_ENGINES})
     for rec in items:
         audio = decode(rec.path)
@@ -191,6 +162,14 @@ def benchmark_recordings(items: list[Recording]) -> list[Row]:
         if rec.reference:
             row.onsets.extend(onset_errors(rec.reference, transcript.words).tolist())
         print(f"{rec.name}: stt WER {word_error_rate(ref_words, hyp):.3f}", file=sys.stderr)
+        refined, secs_refine = _timed(refine_word_times, audio, transcript.words)
+        row = rows["stt+align"]
+        row.seconds += secs + secs_refine
+        row.audio_seconds += audio.duration
+        row.errors += word_error_rate(ref_words, hyp) * len(ref_words)
+        row.ref_words += len(ref_words)
+        if rec.reference:
+            row.onsets.extend(onset_errors(rec.reference, refined).tolist())
         for engine in ALIGN_ENGINES:
             result, secs = _timed(align, audio, rec.transcript, engine=engine, max_guessed=1.0)
             row = rows[engine]
