@@ -1,35 +1,71 @@
-"""Stage ``features``: 28-D audio features per recording; text inputs where transcripts exist."""
+"""Stage ``features``: 28-D audio features per recording, and text inputs from its words.
+
+A recording's words come from the speaker folder's ``transcripts/<rec>.json`` when there is one
+(synthetic speakers have exact ones; an operator may supply corrected ones). Otherwise, with
+``features.transcribe_missing`` (the default), the project's speech-to-text transcribes the
+recording (words retimed by forced alignment) and the words go to
+``data/interim/features/words/<rec>.json`` with ``"source": "stt"``: a real speaker enrolled from
+plain video gets a text-to-pose model too. Every recording's words used are written there, so
+later stages read one place.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from pipelines.recordings import FEATURES_DIR, INGEST_DIR, ingested_recordings, speaker_info
-from pipelines.stage_io import load_params, run_stage, stage_output
+from pipelines.stage_io import StageError, load_params, run_stage, stage_output
+
+WORDS_DIR = FEATURES_DIR / "words"
 
 
 def main() -> None:
     from speech2video.audio.features import compute_features
     from speech2video.audio.io import decode
     from speech2video.audio.text_encoding import encode_words
-    from speech2video.motion.words import load_words
+    from speech2video.errors import InputError
+    from speech2video.motion.words import load_words, save_words
 
     params = load_params()
+    p = dict(params.get("features") or {})
+    transcribe_missing = bool(p.get("transcribe_missing", True))
     speaker_dir = params["speaker_dir"]
     language = speaker_info(speaker_dir).get("language", "en")
-    transcripts = f"{speaker_dir}/transcripts"
+    transcripts = Path(speaker_dir) / "transcripts"
     with stage_output(FEATURES_DIR) as out:
         (out / "text").mkdir()
+        (out / "words").mkdir()
         for rec in ingested_recordings():
             audio = decode(INGEST_DIR / rec / "audio.wav")
             feats = compute_features(audio.samples)
             np.save(out / f"{rec}.npy", feats)
-            words_file = f"{transcripts}/{rec}.json"
-            try:
-                words = load_words(words_file)
-            except ValueError:
+            words_file = transcripts / f"{rec}.json"
+            if words_file.is_file():
+                try:
+                    words, source = load_words(words_file), "transcript"
+                except InputError as exc:
+                    raise StageError(f"{words_file}: {exc}") from None
+            elif transcribe_missing:
+                words, source = _transcribe(audio, language, rec), "stt"
+            else:
                 continue  # no transcript for this recording: audio features only
+            if not words:
+                continue
+            save_words(out / "words" / f"{rec}.json", words, language=language, source=source)
             np.save(out / "text" / f"{rec}.npy", encode_words(words, feats.shape[0], language))
+
+
+def _transcribe(audio, language: str, rec: str) -> list:  # (Audio, str, str) -> list[Word]
+    """The recording's words by speech-to-text; a failing engine names the recording."""
+    from speech2video.audio.transcriber import transcribe
+    from speech2video.errors import S2VError
+
+    try:
+        return transcribe(audio, language=language).words
+    except S2VError as exc:
+        raise StageError(f"recording {rec}: speech-to-text failed ({exc})") from None
 
 
 if __name__ == "__main__":
