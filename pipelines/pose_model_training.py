@@ -50,23 +50,17 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
         utterances.append((np.load(path), motion.poses, motion.fps))
     if not utterances:
         raise StageError(f"{feat_dir}: no {source} inputs for the training recordings")
-    arch = {k: p[k] for k in ("hidden", "layers", "delay_s") if k in p}
+    arch = {k: p[k] for k in ("hidden", "layers", "delay_s", "dropout") if k in p}
     config = audio_to_pose_config(**arch) if source == "audio" else text_to_pose_config(**arch)
     torch_seed = int(p.get("seed", 0))
     import torch
 
     torch.manual_seed(torch_seed)
     model = SequenceToPoseLSTM(config)
-    train_config = TrainConfig(
-        epochs=int(p.get("epochs", 20)),
-        batch_size=int(p.get("batch_size", 100)),
-        learning_rate=float(p.get("learning_rate", 1e-3)),
-        window_s=float(p.get("window_s", 4.0)),
-        batches_per_epoch=p.get("batches_per_epoch"),
-        seed=torch_seed,
-        smoothness=float(p.get("smoothness", 1.0)),
-        progress=bool(p.get("progress", True)),
-    )
+    try:
+        train_config = TrainConfig.from_params({**p, "seed": torch_seed})
+    except (TypeError, ValueError) as exc:
+        raise StageError(f"params.yaml {stage}: {exc}") from None
     dataset = PoseSequenceDataset(utterances, config.input_rate)
     with TrainingRun(stage, speaker, {**p, "recordings": len(utterances)}) as run:
         result = train_lstm(model, dataset, train_config, callback=run.log_epoch)
@@ -75,6 +69,7 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
         run.log_artifacts(MODELS_DIR / component, f"model/{component}")
         summary = {
             "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
             "best_val_loss": result.best_loss,
             "train_seconds": result.seconds,
             "recordings": len(utterances),

@@ -14,8 +14,11 @@ frame's time when it emits that frame's pose. At the end, the input is padded wi
 normalised-zero vector (the raw training mean) for as many steps as the last frame needs.
 A sequence of ``T_in`` input steps gives ``num_frames = floor(T_in / input_rate * fps + 0.5)``
 frames. The input is normalised inside the model by stored ``input_mean``/``input_std``
-buffers (set from the training data); the output is raw SMPL-X parameters (paper: not
-normalised, so the loss weights keep their meaning).
+buffers (set from the training data). The output is raw SMPL-X parameters: the linear head's
+output is scaled back by stored ``output_mean``/``output_std`` buffers (identity by default and in
+checkpoints written before they existed), so a model trained on targets normalised per part
+(``training.TrainConfig.target_normalization``) still emits the 106-float contract.
+``dropout`` acts between the LSTM layers in training only (0: the paper's model).
 
 Saved as ``config.json`` (this dataclass) and ``weights.safetensors`` (the state dict, buffers
 included): no pickled code.
@@ -40,6 +43,8 @@ from speech2video.motion.normalization import MIN_STD, FeatureStats
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 FORMAT = "speech2video.sequence_to_pose_lstm/1"
+#: Buffers a checkpoint may lack (written before they existed): they load as identity.
+OPTIONAL_BUFFERS = ("output_mean", "output_std")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class LSTMConfig:
     output_dim: int = POSE_DIM
     delay_s: float = 0.2
     input_rate: float = 100.0
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden", "layers", "output_dim"):
@@ -62,6 +68,8 @@ class LSTMConfig:
             raise InputError(f"LSTMConfig.delay_s must be >= 0 seconds; got {self.delay_s!r}")
         if not _finite(self.input_rate) or self.input_rate <= 0:
             raise InputError(f"LSTMConfig.input_rate must be > 0 Hz; got {self.input_rate!r}")
+        if not _finite(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"LSTMConfig.dropout must be in [0, 1); got {self.dropout!r}")
 
     @property
     def delay_steps(self) -> int:
@@ -132,10 +140,13 @@ class SequenceToPoseLSTM(nn.Module):
         super().__init__()
         self.config = config or LSTMConfig()
         c = self.config
-        self.lstm = nn.LSTM(c.input_dim, c.hidden, c.layers, batch_first=True)
+        dropout = c.dropout if c.layers > 1 else 0.0
+        self.lstm = nn.LSTM(c.input_dim, c.hidden, c.layers, batch_first=True, dropout=dropout)
         self.head = nn.Linear(c.hidden, c.output_dim)
         self.register_buffer("input_mean", torch.zeros(c.input_dim))
         self.register_buffer("input_std", torch.ones(c.input_dim))
+        self.register_buffer("output_mean", torch.zeros(c.output_dim))
+        self.register_buffer("output_std", torch.ones(c.output_dim))
 
     @property
     def stats(self) -> FeatureStats:
@@ -155,12 +166,31 @@ class SequenceToPoseLSTM(nn.Module):
             self.input_mean.copy_(torch.as_tensor(stats.mean, dtype=torch.float32))
             self.input_std.copy_(torch.as_tensor(np.maximum(stats.std, MIN_STD)))
 
+    def set_output_normalization(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Store the targets' mean and scale (output_dim,): poses = head(h) * std + mean."""
+        mean = np.asarray(mean, np.float32).reshape(-1)
+        std = np.asarray(std, np.float32).reshape(-1)
+        n = self.config.output_dim
+        if mean.shape != (n,) or std.shape != (n,):
+            raise InputError(
+                f"output normalisation needs ({n},) mean and std; got {mean.shape}, {std.shape}"
+            )
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+            raise InputError("output normalisation: mean must be finite and std finite and > 0")
+        with torch.no_grad():
+            self.output_mean.copy_(torch.from_numpy(mean))
+            self.output_std.copy_(torch.from_numpy(std))
+
+    def decode(self, hidden: torch.Tensor) -> torch.Tensor:
+        """LSTM outputs (..., hidden) → poses (..., output_dim) in raw SMPL-X units."""
+        return self.head(hidden) * self.output_std + self.output_mean
+
     def forward(self, features: torch.Tensor, state: LSTMState | None = None) -> SequenceOutput:
         """features: (B, T, input_dim) raw (unnormalised) → poses (B, T, output_dim)."""
         x = (features - self.input_mean) / self.input_std
         hc = None if state is None else (state.h, state.c)
         out, (h, c) = self.lstm(x, hc)
-        return SequenceOutput(self.head(out), LSTMState(h, c))
+        return SequenceOutput(self.decode(out), LSTMState(h, c))
 
     def padding_row(self) -> torch.Tensor:
         """(input_dim,) raw input that normalises to zero: what pads the end of a sequence."""
@@ -183,8 +213,11 @@ class SequenceToPoseLSTM(nn.Module):
         inputs[0, : x.shape[0]] = torch.from_numpy(x)
         inputs[0, x.shape[0] :] = self.padding_row()
         x_in = (inputs[:, :length] - self.input_mean) / self.input_std
-        out = self.lstm(x_in)[0]  # the LSTM carries no dropout: eval and train agree
-        poses = self.head(out[0, torch.from_numpy(steps)])  # only the frames' steps
+        was_training = self.training
+        self.eval()  # no dropout when predicting
+        out = self.lstm(x_in)[0]
+        self.train(was_training)
+        poses = self.decode(out[0, torch.from_numpy(steps)])  # only the frames' steps
         return poses.numpy().astype(np.float32, copy=True)
 
     def check_features(self, features: np.ndarray) -> np.ndarray:
@@ -233,6 +266,8 @@ class SequenceToPoseLSTM(nn.Module):
         except (SafetensorError, OSError) as exc:
             raise InputError(f"{weights_path} is not a readable safetensors file: {exc}") from exc
         expected = model.state_dict()
+        for key in OPTIONAL_BUFFERS:  # checkpoints older than the output normalisation
+            state.setdefault(key, expected[key].clone())
         missing = sorted(set(expected) - set(state))
         extra = sorted(set(state) - set(expected))
         if missing or extra:

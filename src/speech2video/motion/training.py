@@ -8,6 +8,17 @@ the end of the audio are the training mean (zero after normalisation), exactly a
 ``SequenceToPoseLSTM.predict``. Validation runs whole utterances through ``predict``'s
 alignment; the weights of the epoch with the lowest validation loss are kept.
 
+For minutes of real speech (where a fixed budget memorises, issue 11) the budget is set by
+convergence: validation on held-out windows (``val_block_s``: every k-th block of the recording,
+so validation covers the whole of it), early stopping after ``patience`` epochs without a better
+validation loss, a learning-rate schedule (``lr_schedule``: ``plateau`` halves it after
+``lr_patience`` epochs without progress, ``cosine`` anneals it over ``epochs``), and
+regularisation: dropout between the LSTM layers (``LSTMConfig.dropout``), Gaussian noise of
+``feature_noise`` standard deviations on the normalised inputs, and ``weight_decay`` (AdamW).
+``target_normalization: part`` measures each part's error in units of its own spread in the
+training targets (``group_scales``) and makes the model predict targets on that scale (stored in
+the model, so it still outputs raw SMPL-X parameters). Defaults are the paper's plain training.
+
 No tracking library here: metrics go to ``callback(epoch, metrics)``.
 """
 
@@ -16,134 +27,45 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 import torch
 
-from speech2video.body.pose_layout import check_poses
+from speech2video.body.pose_layout import LOSS_GROUPS, POSE_DIM
 from speech2video.errors import InputError
 from speech2video.motion.losses import DEFAULT_SMOOTHNESS, PoseLoss
-from speech2video.motion.lstm import SequenceToPoseLSTM, frame_steps, num_output_frames
-from speech2video.motion.normalization import FeatureStats, feature_stats
+from speech2video.motion.lstm import SequenceToPoseLSTM, frame_steps
+from speech2video.motion.normalization import FeatureStats
+from speech2video.motion.pose_dataset import DatasetSplit, PoseSequenceDataset, Utterance
+
+__all__ = [
+    "DatasetSplit",
+    "PoseSequenceDataset",
+    "TrainConfig",
+    "TrainResult",
+    "Utterance",
+    "evaluate",
+    "group_scales",
+    "train_lstm",
+]
 
 MetricsCallback = Callable[[int, dict[str, float]], None]
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One aligned recording.
-
-    features: (T_in, D) float32 at the model's input rate; poses: (T_out, 106) float32 at ``fps``
-    """
-
-    features: np.ndarray
-    poses: np.ndarray
-    fps: float
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        label = self.name or "utterance"
-        feats = np.asarray(self.features)
-        if feats.ndim != 2 or not np.issubdtype(feats.dtype, np.number):
-            raise InputError(f"{label}: features must be a numeric (T, D) array; got {feats.shape}")
-        if not np.all(np.isfinite(feats)):
-            raise InputError(f"{label}: features contain NaN or infinite values")
-        fps_ok = isinstance(self.fps, Real) and not isinstance(self.fps, bool)
-        if not fps_ok or not math.isfinite(self.fps) or self.fps <= 0:
-            raise InputError(f"{label}: fps must be a positive number; got {self.fps!r}")
-        object.__setattr__(self, "features", feats.astype(np.float32, copy=False))
-        object.__setattr__(self, "poses", check_poses(self.poses, f"{label}: poses"))
-        object.__setattr__(self, "fps", float(self.fps))
-
-    def usable_frames(self, input_rate: float) -> int:
-        """Frames that both the poses and the audio cover."""
-        covered = num_output_frames(self.features.shape[0], self.fps, input_rate)
-        return min(self.poses.shape[0], covered)
-
-
-class PoseSequenceDataset:
-    """Aligned (features, poses, fps) utterances of one speaker."""
-
-    def __init__(
-        self,
-        utterances: Sequence[Utterance | tuple[np.ndarray, np.ndarray, float]],
-        input_rate: float = 100.0,
-    ) -> None:
-        items = [u if isinstance(u, Utterance) else Utterance(*u) for u in utterances]
-        if not items:
-            raise InputError("the dataset needs at least one utterance")
-        dims = sorted({u.features.shape[1] for u in items})
-        if len(dims) != 1:
-            raise InputError(f"all utterances need one feature width; got widths {dims}")
-        self.utterances: list[Utterance] = items
-        self.input_rate = float(input_rate)
-
-    def __len__(self) -> int:
-        return len(self.utterances)
-
-    def __getitem__(self, index: int) -> Utterance:
-        return self.utterances[index]
-
-    @property
-    def input_dim(self) -> int:
-        return int(self.utterances[0].features.shape[1])
-
-    @property
-    def num_frames(self) -> int:
-        """Usable frames over all utterances."""
-        return sum(u.usable_frames(self.input_rate) for u in self.utterances)
-
-    def stats(self) -> FeatureStats:
-        """Input mean and std over every feature row (for the model's normalisation)."""
-        return feature_stats([u.features for u in self.utterances])
-
-    def split(self, val_fraction: float, seed: int = 0) -> DatasetSplit:
-        """Hold out about ``val_fraction`` of the data for validation.
-
-        With several utterances whole utterances are held out (chosen by ``seed``); a single
-        utterance is cut in time, its last ``val_fraction`` of frames held out.
-        """
-        if not 0.0 <= val_fraction < 1.0:
-            raise InputError(f"val_fraction must be in [0, 1); got {val_fraction}")
-        if val_fraction == 0.0:
-            return DatasetSplit(self, None)
-        if len(self.utterances) >= 2:
-            order = np.random.default_rng(seed).permutation(len(self.utterances))
-            n_val = min(len(order) - 1, max(1, round(val_fraction * len(order))))
-            val = [self.utterances[i] for i in sorted(order[:n_val])]
-            train = [self.utterances[i] for i in sorted(order[n_val:])]
-            return DatasetSplit(
-                PoseSequenceDataset(train, self.input_rate),
-                PoseSequenceDataset(val, self.input_rate),
-            )
-        u = self.utterances[0]
-        frames = u.usable_frames(self.input_rate)
-        cut = math.floor(frames * (1.0 - val_fraction))
-        if cut < 2 or frames - cut < 2:
-            raise InputError(f"{u.name or 'utterance'} is too short ({frames} frames) to split")
-        step = math.floor(cut * self.input_rate / u.fps + 0.5)
-        first = Utterance(u.features[:step], u.poses[:cut], u.fps, f"{u.name}[train]")
-        second = Utterance(u.features[step:], u.poses[cut:frames], u.fps, f"{u.name}[val]")
-        return DatasetSplit(
-            PoseSequenceDataset([first], self.input_rate),
-            PoseSequenceDataset([second], self.input_rate),
-        )
-
-
-@dataclass(frozen=True)
-class DatasetSplit:
-    """train: what is fitted; val: what picks the best epoch (None: no validation)."""
-
-    train: PoseSequenceDataset
-    val: PoseSequenceDataset | None
+LR_SCHEDULES = ("constant", "plateau", "cosine")
+TARGET_NORMALIZATIONS = ("none", "part")
+#: A part whose spread in the training targets is below this is left unscaled.
+MIN_PART_SCALE = 1e-4
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings; the paper's are Adam, ``learning_rate`` 0.001, ``batch_size`` 100."""
+    """Training settings; the paper's are Adam, ``learning_rate`` 0.001, ``batch_size`` 100.
+
+    The rest (module doc): ``patience`` (None: run all ``epochs``), ``lr_schedule``,
+    ``lr_factor``/``lr_patience`` (plateau), ``weight_decay``, ``feature_noise``,
+    ``target_normalization``, ``val_block_s`` (None: ``PoseSequenceDataset.split``, the end).
+    """
 
     epochs: int = 20
     batch_size: int = 100
@@ -156,6 +78,14 @@ class TrainConfig:
     loss_weights: dict[str, float] | None = None
     grad_clip: float | None = 1.0
     progress: bool = True
+    patience: int | None = None
+    lr_schedule: str = "constant"
+    lr_factor: float = 0.5
+    lr_patience: int = 3
+    weight_decay: float = 0.0
+    feature_noise: float = 0.0
+    target_normalization: str = "none"
+    val_block_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -169,6 +99,44 @@ class TrainConfig:
             raise InputError(f"TrainConfig.learning_rate must be > 0; got {self.learning_rate}")
         if not self.window_s > 0:
             raise InputError(f"TrainConfig.window_s must be > 0; got {self.window_s}")
+        if self.patience is not None and self.patience < 1:
+            raise InputError(f"TrainConfig.patience must be >= 1 or None; got {self.patience}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(
+                f"TrainConfig.lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}"
+            )
+        if self.target_normalization not in TARGET_NORMALIZATIONS:
+            raise InputError(
+                f"TrainConfig.target_normalization must be one of {TARGET_NORMALIZATIONS}; "
+                f"got {self.target_normalization!r}"
+            )
+        if not 0.0 < self.lr_factor < 1.0 or self.lr_patience < 1:
+            raise InputError("TrainConfig.lr_factor must be in (0, 1) and lr_patience >= 1")
+        if self.weight_decay < 0 or self.feature_noise < 0:
+            raise InputError("TrainConfig.weight_decay and feature_noise must be >= 0")
+        if self.val_block_s is not None and not self.val_block_s > 0:
+            raise InputError(f"TrainConfig.val_block_s must be > 0 or None; got {self.val_block_s}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, object]) -> TrainConfig:
+        """From a params mapping; keys this class lacks are ignored (they are the model's)."""
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in params.items() if k in known})  # type: ignore[arg-type]
+
+
+def group_scales(poses: np.ndarray) -> np.ndarray:
+    """Each loss part's spread, per column: the RMS over the part's columns of their std.
+
+    poses: (T, 106) training targets → (106,) float32, >= MIN_PART_SCALE (1 where a part is still)
+    Columns of one part share one scale, so their relative sizes within the part are kept.
+    """
+    std = np.asarray(poses, np.float64).std(axis=0)
+    out = np.ones(POSE_DIM, np.float32)
+    for slices in LOSS_GROUPS.values():
+        cols = np.concatenate([np.arange(POSE_DIM)[s] for s in slices])
+        rms = float(np.sqrt(np.mean(np.square(std[cols]))))
+        out[cols] = rms if rms >= MIN_PART_SCALE else 1.0
+    return out
 
 
 @dataclass(frozen=True)
@@ -277,6 +245,24 @@ def evaluate(
     return {key: value / count for key, value in totals.items()}
 
 
+def _split(dataset: PoseSequenceDataset, cfg: TrainConfig) -> DatasetSplit:
+    if cfg.val_block_s is not None and cfg.val_fraction > 0:
+        return dataset.split_blocks(cfg.val_fraction, cfg.val_block_s, cfg.seed)
+    return dataset.split(cfg.val_fraction, cfg.seed)
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    if cfg.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience
+        )
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    return None
+
+
 def train_lstm(
     model: SequenceToPoseLSTM,
     dataset: PoseSequenceDataset,
@@ -285,9 +271,11 @@ def train_lstm(
 ) -> TrainResult:
     """Fit ``model`` in place on ``dataset``; the model ends holding the best epoch's weights.
 
-    Sets the model's input normalisation from the training split. Deterministic for a given
-    model initialisation and ``config.seed``. Metrics per epoch: ``loss``, ``loss_<group>``,
-    ``loss_smoothness`` (training batches, mean), the same with a ``val_`` prefix, ``seconds``.
+    Sets the model's input normalisation from the training split (and, with
+    ``target_normalization: part``, its output scale). Deterministic for a given model
+    initialisation and ``config.seed``. Metrics per epoch: ``loss``, ``loss_<group>``,
+    ``loss_smoothness`` (training batches, mean), the same with a ``val_`` prefix, ``lr``,
+    ``seconds``. Stops early after ``patience`` epochs without a lower validation loss.
     """
     from tqdm.auto import tqdm
 
@@ -297,9 +285,14 @@ def train_lstm(
             f"dataset features are {dataset.input_dim}-D; the model takes {model.config.input_dim}"
         )
     started = time.perf_counter()
-    split = dataset.split(cfg.val_fraction, cfg.seed)
+    split = _split(dataset, cfg)
     stats = split.train.stats()
     model.set_normalization(stats)
+    scale = None
+    if cfg.target_normalization == "part":
+        targets = np.concatenate([u.poses for u in split.train.utterances])
+        scale = group_scales(targets)
+        model.set_output_normalization(targets.mean(axis=0), scale)
     prepared = [(_prepare(u, model, stats), u.fps) for u in split.train.utterances]
     items = [p for p, _ in prepared if p is not None]
     fps = [f for p, f in prepared if p is not None]
@@ -309,9 +302,13 @@ def train_lstm(
     n_batches = cfg.batches_per_epoch or max(
         1, math.ceil(sum(len(p.steps) for p in items) / (cfg.batch_size * frames_per_window))
     )
-    loss_fn = PoseLoss(cfg.loss_weights, cfg.smoothness)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    loss_fn = PoseLoss(cfg.loss_weights, cfg.smoothness, scale)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+    )
+    scheduler = _scheduler(optimizer, cfg)
     rng = np.random.default_rng(cfg.seed)
+    noise = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict] | None = None
     bar = tqdm(total=cfg.epochs * n_batches, disable=not cfg.progress, desc="train lstm")
@@ -322,7 +319,11 @@ def train_lstm(
             sums: dict[str, float] = {}
             for _ in range(n_batches):
                 batch = _batch(items, fps, cfg, rng)
-                pred = _gather(model(batch.inputs).poses, batch.index)
+                inputs = batch.inputs
+                if cfg.feature_noise > 0:
+                    jitter = torch.randn(inputs.shape, generator=noise) * cfg.feature_noise
+                    inputs = inputs + jitter * model.input_std
+                pred = _gather(model(inputs).poses, batch.index)
                 terms = loss_fn(pred, batch.targets, batch.mask)
                 optimizer.zero_grad(set_to_none=True)
                 terms.total.backward()
@@ -334,6 +335,7 @@ def train_lstm(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, loss=f"{float(terms.total.detach()):.4g}")
             metrics = dict(sums)
+            metrics["lr"] = float(optimizer.param_groups[0]["lr"])
             if split.val is not None:
                 val = evaluate(model, split.val, loss_fn)
                 metrics.update({f"val_{k}": v for k, v in val.items()})
@@ -344,6 +346,12 @@ def train_lstm(
             score = metrics["val_loss"] if split.val is not None else metrics["loss"]
             if best is None or score < best[0]:
                 best = (score, epoch, copy.deepcopy(model.state_dict()))
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(score)
+            elif scheduler is not None:
+                scheduler.step()
+            if cfg.patience is not None and epoch - best[1] >= cfg.patience:
+                break
     finally:
         bar.close()
     assert best is not None

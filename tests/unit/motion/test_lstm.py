@@ -178,3 +178,28 @@ def test_bad_predict_input_is_refused() -> None:
         model.predict(bad, 25.0)
     with pytest.raises(InputError, match="columns"):
         model.set_normalization(FeatureStats.identity(5))
+
+
+def test_output_normalisation_round_trips_and_old_checkpoints_load(tmp_path) -> None:
+    model = small_model(dropout=0.3)
+    x = random_features(50)
+    raw = model.predict(x, 25.0)
+    mean, std = np.linspace(0, 1, 106), np.full(106, 0.5)
+    model.set_output_normalization(mean, std)
+    np.testing.assert_allclose(model.predict(x, 25.0), raw * 0.5 + mean, atol=1e-5)
+    model.save(tmp_path / "new")
+    back = SequenceToPoseLSTM.load(tmp_path / "new")
+    assert back.config.dropout == 0.3
+    np.testing.assert_allclose(back.predict(x, 25.0), model.predict(x, 25.0), atol=1e-6)
+    # a checkpoint written before the output buffers existed loads as identity
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "new" / "weights.safetensors"))
+    del state["output_mean"], state["output_std"]
+    save_file(state, str(tmp_path / "new" / "weights.safetensors"))
+    old = SequenceToPoseLSTM.load(tmp_path / "new")
+    np.testing.assert_allclose(old.predict(x, 25.0), raw, atol=1e-5)
+    with pytest.raises(InputError, match="dropout"):
+        LSTMConfig(dropout=1.0)
+    with pytest.raises(InputError, match="std finite and > 0"):
+        model.set_output_normalization(mean, np.zeros(106))

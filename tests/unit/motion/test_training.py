@@ -136,3 +136,59 @@ def test_bad_training_input_is_named() -> None:
     text_model = SequenceToPoseLSTM(audio_to_pose_config(input_dim=40, hidden=8))
     with pytest.raises(InputError, match="28-D"):
         train_lstm(text_model, PoseSequenceDataset([u]), quick_config(val_fraction=0.0))
+
+
+def test_block_split_holds_out_blocks_spread_over_the_recording() -> None:
+    one = PoseSequenceDataset([jaw_follows_volume(0, seconds=6.0)])  # 150 frames at 25 fps
+    split = one.split_blocks(0.25, block_s=1.0, seed=0)  # 6 blocks of 25 frames, every 4th out
+    held = sum(u.poses.shape[0] for u in split.val)
+    kept = sum(u.poses.shape[0] for u in split.train)
+    assert held + kept == 150 and 25 <= held <= 50
+    assert len(split.val) >= 1 and len(split.train) >= 2  # the training stretch is cut around it
+    source = one[0].poses
+    for u in split.val:  # each held-out block is a contiguous piece of the recording
+        f0 = int(u.name.split("[val")[1].split(":")[0])
+        np.testing.assert_array_equal(u.poses, source[f0 : f0 + u.poses.shape[0]])
+    with pytest.raises(InputError, match="shorter than two blocks"):
+        one.split_blocks(0.25, block_s=10.0)
+
+
+def test_early_stopping_schedule_and_part_normalisation() -> None:
+    dataset = PoseSequenceDataset([jaw_follows_volume(i) for i in range(4)])
+    model = tiny_model()
+    cfg = quick_config(
+        epochs=40,
+        patience=3,
+        lr_schedule="plateau",
+        lr_patience=1,
+        target_normalization="part",
+        feature_noise=0.1,
+        weight_decay=0.01,
+    )
+    result = train_lstm(model, dataset, cfg)
+    epochs = len(result.history)
+    assert epochs < 40 and epochs - result.best_epoch == 3  # stopped 3 epochs after the best
+    lrs = [m["lr"] for m in result.history]
+    assert lrs[0] == pytest.approx(3e-3) and min(lrs) < lrs[0]  # the plateau schedule acted
+    # the model predicts raw poses: its output scale is the jaw's spread, not 1
+    jaw_std = float(np.concatenate([u.poses[:, 63] for u in dataset.utterances]).std())
+    assert 0.3 * jaw_std < float(model.output_std[63]) < 3 * jaw_std
+    fresh = jaw_follows_volume(99)
+    pred = model.predict(fresh.features, fresh.fps)
+    n = min(len(pred), len(fresh.poses))
+    assert np.corrcoef(pred[:n, 63], fresh.poses[:n, 63])[0, 1] > 0.5
+
+
+def test_group_scales_share_one_scale_per_part() -> None:
+    from speech2video.motion.training import group_scales
+
+    poses = np.zeros((50, 106), np.float32)
+    poses[:, 63] = np.linspace(-1, 1, 50)  # only jaw x moves in the mouth group
+    scale = group_scales(poses)
+    expected = np.sqrt(np.square(poses[:, 63].std()) / 3)
+    np.testing.assert_allclose(scale[63:66], expected, rtol=1e-5)
+    assert np.all(scale[:63] == 1.0)  # a still part stays unscaled
+    with pytest.raises(InputError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(InputError, match="target_normalization"):
+        TrainConfig(target_normalization="column")
