@@ -5,6 +5,9 @@
 - **Shuffled audio**: the model itself fed the clip's audio feature rows permuted in time
   (seeded): the same spectrum and loudness statistics without the timing. A model that beats it
   uses the timing of speech, not just the voice.
+- **Other audio**: the model fed another recording of the same speaker (other words), cut or
+  tiled to the clip's length: the same voice and speaking style, the wrong speech. A model that
+  beats it follows what is said, not the speaker's average motion.
 """
 
 from __future__ import annotations
@@ -43,3 +46,15 @@ def shuffle_features(features: np.ndarray, seed: int = 0) -> np.ndarray:
         raise InputError(f"features must be (T, D); got {feats.shape}")
     order = np.random.default_rng(seed).permutation(feats.shape[0])
     return feats[order].copy()
+
+
+def other_features(features: np.ndarray, num_steps: int) -> np.ndarray:
+    """Another recording's inputs fitted to ``num_steps`` rows: cut, or tiled when shorter.
+
+    features: (T_other, D) → (num_steps, D)
+    """
+    feats = np.asarray(features)
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise InputError(f"other-audio features must be non-empty (T, D); got {feats.shape}")
+    reps = -(-int(num_steps) // feats.shape[0])
+    return np.tile(feats, (reps, 1))[: int(num_steps)].copy()

@@ -2,8 +2,9 @@
 
 Metric names are flat (``metrics/evaluation.json``). A name's direction is ``"lower"``,
 ``"higher"`` or ``None`` (informational: not gated). Baseline and reference columns — names
-ending in ``_mean_pose``, ``_shuffled`` or ``_fitted`` — describe the data or a baseline rather
-than the model, so they are informational whatever their stem.
+ending in ``_mean_pose``, ``_shuffled``, ``_other_audio`` or ``_fitted`` — describe the data or a
+baseline rather than the model, so they are informational whatever their stem; so are gains
+over the baselines (``*_gain``), which restate the model's own metrics.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ LOWER: Direction = "lower"
 HIGHER: Direction = "higher"
 
 #: Suffixes of baseline / reference columns (never gated).
-REFERENCE_SUFFIXES: tuple[str, ...] = ("_mean_pose", "_shuffled", "_fitted")
+REFERENCE_SUFFIXES: tuple[str, ...] = (
+    "_mean_pose",
+    "_shuffled",
+    "_other_audio",
+    "_fitted",
+    "_gain",
+)
 
 #: Exact names and name prefixes (ending in ``_``) with their direction.
 DIRECTIONS: dict[str, Direction | None] = {
@@ -26,6 +33,8 @@ DIRECTIONS: dict[str, Direction | None] = {
     "pose_mae_": LOWER,  # per part: pose_mae_body, pose_mae_hands, pose_mae_jaw, pose_mae_face
     "text_pose_mae_": LOWER,
     "beat_consistency": HIGHER,
+    "jaw_opening_corr": HIGHER,  # the mouth opens when the speaker's does (Pearson r)
+    "text_jaw_opening_corr": HIGHER,
     "psnr": HIGHER,
     "ssim": HIGHER,
     "face_crop_l1": LOWER,

@@ -3,8 +3,10 @@
 Systems scored on every clip (metric-name suffix in brackets):
 
 - the model, fed the clip's inputs (no suffix);
-- the speaker's mean pose held still (``_mean_pose``) and the model fed shuffled inputs
-  (``_shuffled``): the baselines (``evaluation/baselines.py``);
+- the speaker's mean pose held still (``_mean_pose``), the model fed shuffled inputs
+  (``_shuffled``) and, when other recordings' inputs are given, the model fed another
+  recording's audio of the same speaker (``_other_audio``): the baselines
+  (``evaluation/baselines.py``);
 - the fitted poses themselves (``_fitted``): the floor of the mouth error (the fitting's own
   reprojection error) and the reference diversity and beat consistency.
 
@@ -14,7 +16,9 @@ Names are flat, e.g. ``mouth_px``, ``mouth_px_shuffled``, ``pose_mae_hands_mean_
 ``1 - mouth_px / min(mouth_px_mean_pose, mouth_px_shuffled)``; ``mouth_shape_px`` (and its
 ``_gain``) is the same after aligning the mouth centroids: the mouth's shape without where head
 and body motion put it. The speaker acceptance target (learned mouth motion beats both baselines
-by 40 %) is ``mouth_shape_px_gain >= 0.4``.
+by 40 %) is ``mouth_shape_px_gain >= 0.4``. Per part, ``pose_mae_<part>_gain`` is
+``1 - pose_mae_<part> / min(its baselines)`` (mean pose, other audio when scored, else shuffled);
+``jaw_opening_corr`` is the correlation of the predicted with the true jaw opening.
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ from speech2video.evaluation import motion_metrics as mm
 MODEL = "model"
 MEAN_POSE = "mean_pose"
 SHUFFLED = "shuffled"
+OTHER_AUDIO = "other_audio"
 FITTED = "fitted"
-SUFFIX = {MODEL: "", MEAN_POSE: "_mean_pose", SHUFFLED: "_shuffled", FITTED: "_fitted"}
+SUFFIX = {
+    MODEL: "",
+    MEAN_POSE: "_mean_pose",
+    SHUFFLED: "_shuffled",
+    OTHER_AUDIO: "_other_audio",
+    FITTED: "_fitted",
+}
 
 
 @dataclass(frozen=True)
@@ -63,12 +74,14 @@ class HeldOutClip:
 class MotionEvaluation:
     """metrics: flat name → value; predictions: clip name → the model's (T, 106) poses;
     mouth_opening: first clip with detections, system → (T,) inner-lip opening in pixels
-    (plus "detected"); part_errors: system → part → MAE (the bar chart)."""
+    (plus "detected"); part_errors: system → part → MAE (the bar chart); jaw_opening: first
+    clip, system → (T,) jaw opening in radians ("fitted" is the truth)."""
 
     metrics: dict[str, float]
     predictions: dict[str, np.ndarray]
     mouth_opening: dict[str, np.ndarray] = field(default_factory=dict)
     part_errors: dict[str, dict[str, float]] = field(default_factory=dict)
+    jaw_opening: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _Accumulator:
@@ -103,12 +116,15 @@ def evaluate_motion(
     seed: int = 0,
     sigma_s: float = 0.1,
     prefix: str = "",
+    other_inputs: Sequence[np.ndarray] = (),
 ) -> MotionEvaluation:
     """Score ``model`` (a ``SequenceToPoseLSTM``: ``predict(features, fps) -> (T, 106)``) on
     ``clips`` fed their ``inputs[source]``.
 
     mean_pose: (106,) the mean-pose baseline, or None to score no baselines (shuffled included)
     prefix: prepended to every metric name (e.g. ``"text_"``)
+    other_inputs: (T_k, D) inputs of other recordings of the speaker (never the clip's own);
+    clip ``i`` is scored fed ``other_inputs[i % K]`` cut (or tiled) to its own length
     """
     usable = [c for c in clips if source in c.inputs]
     if not usable:
@@ -117,6 +133,9 @@ def evaluate_motion(
     predictions: dict[str, np.ndarray] = {}
     opening: dict[str, np.ndarray] = {}
     systems = [MODEL, FITTED] + ([MEAN_POSE, SHUFFLED] if mean_pose is not None else [])
+    if mean_pose is not None and other_inputs:
+        systems.append(OTHER_AUDIO)
+    jaw: dict[str, np.ndarray] = {}
     shown = next((c for c in usable if c.mouth_detected is not None), None)
     for i, clip in enumerate(usable):
         t = clip.num_frames
@@ -125,13 +144,23 @@ def evaluate_motion(
             poses[MEAN_POSE] = baselines.mean_pose_sequence(mean_pose, t)
             shuffled = baselines.shuffle_features(clip.inputs[source], seed + i)
             poses[SHUFFLED] = _predict(model, shuffled, clip.fps, t)
+            if OTHER_AUDIO in systems:
+                other = baselines.other_features(
+                    other_inputs[i % len(other_inputs)], clip.inputs[source].shape[0]
+                )
+                poses[OTHER_AUDIO] = _predict(model, other, clip.fps, t)
         predictions[clip.name] = poses[MODEL]
+        truth = mm.jaw_opening(clip.fitted)
+        if i == 0:
+            jaw = {system: mm.jaw_opening(poses[system]) for system in systems}
         onsets = mm.audio_onsets(clip.inputs["audio"]) if "audio" in clip.inputs else None
         for system in systems:
             sfx = SUFFIX[system]
             if system != FITTED:
                 for part, err in mm.part_errors(poses[system], clip.fitted).items():
                     acc.add(f"{prefix}pose_mae_{part}{sfx}", err, t)
+                corr = mm.correlation(mm.jaw_opening(poses[system]), truth)
+                acc.add(f"{prefix}jaw_opening_corr{sfx}", corr, t)
             for part, div in mm.motion_diversity(poses[system]).items():
                 acc.add(f"{prefix}diversity_{part}{sfx}", div, t)
             if onsets is not None:
@@ -163,6 +192,13 @@ def evaluate_motion(
         base_f = [b for b in base if b is not None and b > 0]
         if f"{prefix}{name}" in metrics and base_f:
             metrics[f"{prefix}{name}_gain"] = 1.0 - metrics[f"{prefix}{name}"] / min(base_f)
+    for part in mm.PARTS:
+        name = f"{prefix}pose_mae_{part}"
+        rivals = (MEAN_POSE, OTHER_AUDIO) if OTHER_AUDIO in systems else (MEAN_POSE, SHUFFLED)
+        base = [metrics.get(f"{name}{SUFFIX[s]}") for s in rivals]
+        base_f = [b for b in base if b is not None and b > 0]
+        if name in metrics and base_f:
+            metrics[f"{name}_gain"] = 1.0 - metrics[name] / min(base_f)
     metrics[f"{prefix}num_clips"] = float(len(usable))
     metrics[f"{prefix}num_frames"] = float(sum(c.num_frames for c in usable))
     part_errors = {
@@ -174,4 +210,4 @@ def evaluate_motion(
         for system in systems
         if system != FITTED
     }
-    return MotionEvaluation(metrics, predictions, opening, part_errors)
+    return MotionEvaluation(metrics, predictions, opening, part_errors, jaw)

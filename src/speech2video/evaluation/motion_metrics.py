@@ -11,6 +11,10 @@ Definitions (all per clip; the evaluate stage averages clips weighted by frames)
   (axis-angle) and ``face`` (eyes + 10 expression coefficients).
 - **Motion diversity** (L1 variance): the mean over frames of the L1 distance (sum over the
   part's columns) of each frame to the sequence's mean frame, per part. Zero for a still pose.
+- **Jaw opening**: the jaw's rotation about its x axis (pose column 63, radians; SMPL-X opens the
+  mouth by rotating the jaw about x). **Jaw-opening correlation**: Pearson's r between the
+  predicted and the true jaw opening over a clip (0 when either is constant, e.g. a still pose):
+  does the mouth open and close when the speaker's does, whatever the offset and scale.
 - **Beat consistency**: how well body-motion beats line up with audio onsets.
   *Audio onsets*: the log mean volume (feature column 13) smoothed over 3 steps; its rise
   ``max(0, e[t] - e[t-1])`` is the onset strength; onsets are its peaks above
@@ -43,6 +47,8 @@ PARTS: dict[str, tuple[slice, ...]] = {
     "jaw": (pl.JAW,),
     "face": (pl.EYES, pl.EXPRESSION),
 }
+#: Pose column of the jaw's x rotation: the mouth's opening.
+JAW_OPENING_COLUMN = pl.JAW.start
 #: Feature column holding the log mean volume (audio/features.py).
 LOG_VOLUME_COLUMN = 13
 #: Positions of the inner-lip top and bottom midpoints within MOUTH_LANDMARKS (43-50 → 12-19).
@@ -78,6 +84,23 @@ def part_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
         raise InputError(f"predicted {predicted.shape} and target {target.shape} differ in shape")
     diff = np.abs(predicted - target)
     return {part: float(_part(diff, part).mean()) for part in PARTS}
+
+
+def jaw_opening(poses: np.ndarray) -> np.ndarray:
+    """(T, 106) pose vectors → (T,) float32 jaw opening, radians (module doc)."""
+    return pl.check_poses(poses)[:, JAW_OPENING_COLUMN].copy()
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r of two (T,) series; 0.0 when either is constant or T < 2."""
+    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
+    if a.shape != b.shape:
+        raise InputError(f"correlation needs series of one length; got {a.shape} and {b.shape}")
+    if a.size < 2:
+        return 0.0
+    da, db = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((da * da).sum() * (db * db).sum()))
+    return float((da * db).sum() / denom) if denom > 1e-12 else 0.0
 
 
 def motion_diversity(poses: np.ndarray) -> dict[str, float]:

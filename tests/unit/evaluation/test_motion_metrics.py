@@ -117,3 +117,28 @@ def test_mouth_shape_error_ignores_where_the_mouth_is() -> None:
     assert mouth_shape_error(opened, detected) == pytest.approx(1.0)  # each point 1 px off
     with pytest.raises(InputError):
         mouth_shape_error(detected[:, :5], detected)
+
+
+def test_jaw_opening_and_correlation() -> None:
+    from speech2video.evaluation.motion_metrics import correlation, jaw_opening
+
+    poses = np.zeros((20, 106), np.float32)
+    poses[:, 63] = np.sin(np.arange(20) / 3.0)
+    np.testing.assert_array_equal(jaw_opening(poses), poses[:, 63])
+    assert correlation(poses[:, 63], 2 * poses[:, 63] + 1) == pytest.approx(1.0)
+    assert correlation(poses[:, 63], -poses[:, 63]) == pytest.approx(-1.0)
+    assert correlation(poses[:, 63], np.zeros(20)) == 0.0  # a still pose has no correlation
+    with pytest.raises(InputError, match="one length"):
+        correlation(np.zeros(3), np.zeros(4))
+
+
+def test_other_audio_is_cut_or_tiled_to_the_clip() -> None:
+    from speech2video.evaluation.baselines import other_features
+
+    feats = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(other_features(feats, 3), feats[:3])
+    tiled = other_features(feats, 12)
+    assert tiled.shape == (12, 2)
+    np.testing.assert_array_equal(tiled[5:10], feats)
+    with pytest.raises(InputError, match="non-empty"):
+        other_features(np.zeros((0, 2)), 3)
