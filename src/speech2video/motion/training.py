@@ -17,7 +17,9 @@ regularisation: dropout between the LSTM layers (``LSTMConfig.dropout``), Gaussi
 ``feature_noise`` standard deviations on the normalised inputs, and ``weight_decay`` (AdamW).
 ``target_normalization: part`` measures each part's error in units of its own spread in the
 training targets (``group_scales``) and makes the model predict targets on that scale (stored in
-the model, so it still outputs raw SMPL-X parameters). Defaults are the paper's plain training.
+the model, so it still outputs raw SMPL-X parameters). ``shrink_to_mean`` then scales each part's
+motion toward the training mean pose by a factor fitted on the validation windows
+(``motion/calibration.py``). Defaults are the paper's plain training.
 
 No tracking library here: metrics go to ``callback(epoch, metrics)``.
 """
@@ -35,6 +37,7 @@ import torch
 
 from speech2video.body.pose_layout import LOSS_GROUPS, POSE_DIM
 from speech2video.errors import InputError
+from speech2video.motion.calibration import apply_shrinkage, part_shrinkage
 from speech2video.motion.losses import DEFAULT_SMOOTHNESS, PoseLoss
 from speech2video.motion.lstm import SequenceToPoseLSTM, frame_steps
 from speech2video.motion.normalization import FeatureStats
@@ -86,6 +89,7 @@ class TrainConfig:
     feature_noise: float = 0.0
     target_normalization: str = "none"
     val_block_s: float | None = None
+    shrink_to_mean: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -141,13 +145,15 @@ def group_scales(poses: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """best_epoch: 1-based epoch whose weights the model now holds; history: metrics per epoch."""
+    """best_epoch: 1-based epoch whose weights the model now holds; history: metrics per epoch;
+    shrinkage: the per-part factors toward the mean pose (empty without ``shrink_to_mean``)."""
 
     best_epoch: int
     best_loss: float
     history: tuple[dict[str, float], ...] = field(default_factory=tuple)
     stats: FeatureStats | None = None
     seconds: float = 0.0
+    shrinkage: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -357,4 +363,11 @@ def train_lstm(
     assert best is not None
     model.load_state_dict(best[2])
     model.eval()
-    return TrainResult(best[1], best[0], tuple(history), stats, time.perf_counter() - started)
+    alphas: dict[str, float] = {}
+    if cfg.shrink_to_mean and split.val is not None:
+        mean = np.concatenate([u.poses for u in split.train.utterances]).mean(axis=0)
+        alphas = part_shrinkage(model, split.val, mean)
+        apply_shrinkage(model, alphas, mean)
+    return TrainResult(
+        best[1], best[0], tuple(history), stats, time.perf_counter() - started, alphas
+    )

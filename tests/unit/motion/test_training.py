@@ -192,3 +192,39 @@ def test_group_scales_share_one_scale_per_part() -> None:
         TrainConfig(lr_schedule="step")
     with pytest.raises(InputError, match="target_normalization"):
         TrainConfig(target_normalization="column")
+
+
+def test_shrinkage_keeps_a_learned_part_and_stills_an_unpredictable_one() -> None:
+    from speech2video.motion.calibration import apply_shrinkage, part_shrinkage
+
+    rng = np.random.default_rng(0)
+    utts = []
+    for i in range(3):
+        u = jaw_follows_volume(i, seconds=4.0)
+        poses = u.poses.copy()
+        poses[:, :63] = rng.normal(0, 0.1, (poses.shape[0], 63))  # body: noise, unpredictable
+        utts.append(Utterance(u.features, poses, u.fps, u.name))
+    held = PoseSequenceDataset(utts)
+    mean = np.concatenate([u.poses for u in utts]).mean(axis=0)
+
+    class Oracle(SequenceToPoseLSTM):  # jaw right, body moving at random
+        def predict(self, features, fps):
+            n = round(features.shape[0] * fps / 100)
+            out = np.tile(mean, (n, 1)).astype(np.float32)
+            for u in utts:
+                if u.features.shape == features.shape and np.array_equal(u.features, features):
+                    out[:, 63] = u.poses[:n, 63]
+            out[:, :63] = rng.normal(0, 0.1, (n, 63))
+            return out
+
+    model = Oracle(audio_to_pose_config(hidden=8))
+    alphas = part_shrinkage(model, held, mean)
+    assert alphas["mouth"] == pytest.approx(1.0, abs=0.05)
+    assert alphas["body"] < 0.1
+    base = SequenceToPoseLSTM(audio_to_pose_config(hidden=8))
+    x = utts[0].features
+    raw = base.predict(x, 25.0)
+    apply_shrinkage(base, {"body": 0.5}, mean)
+    out = base.predict(x, 25.0)
+    np.testing.assert_allclose(out[:, :63], mean[:63] + 0.5 * (raw[:, :63] - mean[:63]), atol=1e-5)
+    np.testing.assert_allclose(out[:, 63:], raw[:, 63:], atol=1e-6)
