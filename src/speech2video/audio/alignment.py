@@ -232,7 +232,7 @@ def _pocketsphinx_pass(
     frame = 1.0 / 100.0
     placed: list[Word | None] = [None] * len(words)
     cursor = 0
-    for seg in decoder.seg():
+    for seg in decoder.seg() or ():  # None when the decoder found no alignment
         name = _VARIANT.sub("", seg.word)
         if _FILLERS.match(name):
             continue

@@ -1,13 +1,16 @@
 """Reading audio of any common type, rate and channel count into 16 kHz mono float32.
 
 WAV, FLAC and OGG are read with soundfile; anything else (mp3, m4a, mp4/mkv/webm audio tracks)
-with PyAV. Resampling is polyphase (exact rational ratio), so a 48 kHz or 44.1 kHz file gives the
-same samples on every run.
+with PyAV. The header is checked before decoding and decoding is bounded (see :func:`decode`):
+a small file that claims or holds hours of many-channel audio costs almost nothing to refuse.
+Resampling is polyphase (exact rational ratio), so a 48 kHz or 44.1 kHz file gives the same
+samples on every run.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +25,10 @@ MIN_INPUT_RATE = 8_000
 MAX_INPUT_RATE = 48_000
 #: Default longest accepted audio, seconds.
 DEFAULT_MAX_SECONDS = 600.0
+#: Most channels accepted (the mono mix is made block by block).
+MAX_CHANNELS = 8
+#: Frames per block read from a file (per channel).
+_BLOCK_FRAMES = 1 << 15
 
 
 class AudioError(InputError):
@@ -64,17 +71,54 @@ def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
     return resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
-def _decode_soundfile(source: Path | io.BytesIO) -> tuple[np.ndarray, int] | None:
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a container's header says, read without decoding any audio.
+
+    frames: samples per channel, None when the header does not say."""
+
+    rate: int
+    channels: int
+    frames: int | None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.frames is None or self.rate <= 0 else self.frames / self.rate
+
+
+class _TooLongError(Exception):
+    """Decoding passed the limit (the header said less, or nothing)."""
+
+
+def _probe_soundfile(source: Path | io.BytesIO) -> AudioInfo | None:
     import soundfile
 
     try:
-        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+        info = soundfile.info(source)
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return None
-    return data, int(rate)
+    frames = int(info.frames)
+    known = 0 < frames < (1 << 62)  # libsndfile says 0 or SF_COUNT_MAX when it does not know
+    return AudioInfo(int(info.samplerate), int(info.channels), frames if known else None)
 
 
-def _decode_av(source: Path | io.BytesIO) -> tuple[np.ndarray, int] | None:
+def _read_soundfile(source: Path | io.BytesIO, limit: int | None) -> np.ndarray:
+    """Mono float32 at the file's rate, block by block; _TooLongError once past ``limit`` frames."""
+    import soundfile
+
+    parts: list[np.ndarray] = []
+    total = 0
+    with soundfile.SoundFile(source) as f:
+        for block in f.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            mono = block.mean(axis=1, dtype=np.float32)
+            total += mono.size
+            if limit is not None and total > limit:
+                raise _TooLongError
+            parts.append(mono)
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _probe_av(source: Path | io.BytesIO) -> AudioInfo | None:
     import av
 
     try:
@@ -83,20 +127,52 @@ def _decode_av(source: Path | io.BytesIO) -> tuple[np.ndarray, int] | None:
             if not streams:
                 raise AudioError("the file has no audio stream")
             stream = streams[0]
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate)
-            chunks = []
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-            rate = int(stream.rate)
+            rate = int(stream.rate or 0)
+            seconds = None
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                seconds = container.duration / 1_000_000  # AV_TIME_BASE
+            frames = round(seconds * rate) if seconds and rate else None
+            return AudioInfo(rate, int(stream.channels or 0), frames)
     except AudioError:
         raise
+    except (av.error.FFmpegError, ValueError, OSError, ZeroDivisionError):
+        return None
+
+
+def _read_av(source: Path | io.BytesIO, limit: int | None) -> np.ndarray | None:
+    """Mono float32 at the stream's rate, frame by frame; _TooLongError once past ``limit``."""
+    import av
+
+    parts: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(source if isinstance(source, io.BytesIO) else str(source)) as container:
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate)
+            for frame in itertools.chain(container.decode(stream), [None]):
+                for out in resampler.resample(frame):
+                    mono = out.to_ndarray().reshape(-1)
+                    total += mono.size
+                    if limit is not None and total > limit:
+                        raise _TooLongError
+                    parts.append(mono)
     except (av.error.FFmpegError, ValueError, OSError):
         return None
-    data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return data.reshape(-1, 1), rate
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def probe(source: str | Path | bytes) -> AudioInfo:
+    """Rate, channels and length from the container's header, without decoding the audio;
+    :class:`AudioError` when no reader recognises it."""
+    if isinstance(source, bytes | bytearray):
+        info = _probe_soundfile(io.BytesIO(bytes(source))) or _probe_av(io.BytesIO(bytes(source)))
+    else:
+        info = _probe_soundfile(Path(source)) or _probe_av(Path(source))
+    if info is None:
+        raise AudioError("audio could not be decoded as audio")
+    return info
 
 
 def decode(
@@ -106,30 +182,58 @@ def decode(
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     min_rate: int = MIN_INPUT_RATE,
     max_rate: int = MAX_INPUT_RATE,
+    max_channels: int = MAX_CHANNELS,
+    max_bytes: int | None = None,
 ) -> Audio:
     """Decode a file path or encoded bytes to mono audio at ``target_rate``.
 
+    Limits come before work: the encoded size (``max_bytes``), then the container's header
+    (rate, channels, length) is checked before anything is decoded, and decoding keeps only the
+    mono mix, block by block, stopping as soon as it passes ``max_seconds`` (a header may lie
+    or not say). Memory stays near the mono audio at the input rate, whatever the header.
+
     Raises :class:`AudioError` naming the problem for a missing file, undecodable bytes, zero
-    length, a rate outside ``[min_rate, max_rate]`` or audio longer than ``max_seconds``.
+    length, a rate outside ``[min_rate, max_rate]``, too many channels, too many bytes or audio
+    longer than ``max_seconds``.
     """
     if isinstance(source, bytes | bytearray):
         if not source:
             raise AudioError("audio is empty (0 bytes)")
+        size = len(source)
         make = lambda: io.BytesIO(bytes(source))  # noqa: E731
         label = "audio bytes"
     else:
         path = Path(source)
         if not path.is_file():
             raise AudioError(f"audio file not found: {path}")
+        size = path.stat().st_size
         make = lambda: path  # noqa: E731
         label = f"audio file {path.name}"
-    decoded = _decode_soundfile(make()) or _decode_av(make())
-    if decoded is None:
+    if max_bytes is not None and size > max_bytes:
+        raise AudioError(f"{label} is {size} bytes; the limit is {max_bytes} bytes")
+    reader = _read_soundfile
+    info = _probe_soundfile(make())
+    if info is None:
+        reader, info = _read_av, _probe_av(make())  # type: ignore[assignment]
+    if info is None:
         raise AudioError(f"{label} could not be decoded as audio")
-    data, rate = decoded
+    rate = info.rate
     if rate < min_rate or rate > max_rate:
         raise AudioError(f"{label} has sample rate {rate} Hz; accepted {min_rate}-{max_rate} Hz")
-    mono = to_mono(data)
+    if info.channels < 1 or info.channels > max_channels:
+        raise AudioError(f"{label} has {info.channels} channels; the limit is {max_channels}")
+    seconds = info.duration
+    if max_seconds is not None and seconds is not None and seconds > max_seconds + 0.05:
+        raise AudioError(f"{label} is {seconds:.1f} s long; the limit is {max_seconds:.0f} s")
+    limit = None if max_seconds is None else int(max_seconds * rate) + 1
+    try:
+        mono = reader(make(), limit)
+    except _TooLongError:
+        raise AudioError(
+            f"{label} is longer than {max_seconds:.0f} s; the limit is {max_seconds:.0f} s"
+        ) from None
+    if mono is None:
+        raise AudioError(f"{label} could not be decoded as audio")
     if mono.size == 0:
         raise AudioError(f"{label} has zero length")
     seconds = mono.size / rate

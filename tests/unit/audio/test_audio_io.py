@@ -73,3 +73,56 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
     soundfile.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000)
     with pytest.raises(AudioError, match=r"zero length|could not be decoded"):
         decode(tmp_path / "empty.wav")
+
+
+def test_a_flac_bomb_is_refused_from_its_header_before_any_decoding(monkeypatch) -> None:
+    """Minutes of 8-channel 48 kHz silence in a few hundred KB: the header's length is over the
+    limit, so not one block is decoded."""
+    import soundfile
+
+    from speech2video.audio.io import probe
+    from tests.fixtures.audio_bombs import flac_bomb
+
+    bomb = flac_bomb(minutes=3.0)
+    info = probe(bomb)
+    assert (info.rate, info.channels, info.duration) == (48_000, 8, 180.0)
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded although the header was over the limit")
+
+    monkeypatch.setattr(soundfile.SoundFile, "blocks", no_decoding)
+    with pytest.raises(AudioError, match=r"is 180.0 s long; the limit is 120 s"):
+        decode(bomb, max_seconds=120)
+
+
+def test_a_bomb_whose_header_hides_its_length_stops_at_the_limit(monkeypatch) -> None:
+    """With the length field zeroed only decoding can tell; it keeps the mono mix only and
+    stops at the first block past the limit."""
+    import soundfile
+
+    from speech2video.audio import io as audio_io
+    from tests.fixtures.audio_bombs import flac_bomb, without_length
+
+    bomb = without_length(flac_bomb(minutes=3.0))
+    assert audio_io.probe(bomb).frames is None
+    read: list[int] = []
+    blocks = soundfile.SoundFile.blocks
+
+    def counted(self: soundfile.SoundFile, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        for block in blocks(self, *args, **kwargs):
+            read.append(block.shape[0])
+            yield block
+
+    monkeypatch.setattr(soundfile.SoundFile, "blocks", counted)
+    with pytest.raises(AudioError, match=r"longer than 10 s; the limit is 10 s"):
+        decode(bomb, max_seconds=10)
+    assert sum(read[:-1]) <= 10 * 48_000 < sum(read)  # stopped at the first block past it
+
+
+def test_channels_and_encoded_size_are_limited(tmp_path: Path) -> None:
+    soundfile.write(tmp_path / "wide.wav", np.zeros((1600, 12), np.float32), 16000)
+    with pytest.raises(AudioError, match="12 channels; the limit is 8"):
+        decode(tmp_path / "wide.wav")
+    data = (tmp_path / "wide.wav").read_bytes()
+    with pytest.raises(AudioError, match="the limit is 1000 bytes"):
+        decode(data, max_bytes=1000)
