@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "speech2video_cli.train_renderer_command",
     "speech2video_cli.render_command",
     "speech2video_cli.demo_speaker_command",
+    "speech2video_cli.enrol_command",
     "speech2video_cli.models_command",
     "speech2video_cli.serve_command",
     "speech2video_cli.synthesize_command",

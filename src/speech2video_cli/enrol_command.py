@@ -1,0 +1,158 @@
+"""``s2v enrol SPEAKER VIDEO...``: a person's recordings → a registered, evaluated model set.
+
+Checks the recordings (fixed camera, one person, face and both hands in view, speech, enough
+seconds), creates a DVC workspace of the per-speaker pipeline with the recordings cut into
+training and held-out pieces, runs ``dvc repro`` to the registry with a line per stage, and
+prints the evaluation summary and how to promote. See ``pipelines/enrolment.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+#: Renderer figures printed at the end (when the report has them), with their labels.
+RENDER_METRICS: tuple[tuple[str, str], ...] = (
+    ("psnr", "PSNR on held-out frames (dB)"),
+    ("ssim", "SSIM on held-out frames"),
+    ("face_crop_l1", "face crop L1"),
+    ("hands_crop_l1", "hands crop L1"),
+)
+#: Motion parts compared with the mean-pose and shuffled-audio baselines.
+PARTS = ("jaw", "face", "body", "hands")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "enrol",
+        help="enrol a person from their recordings into a registered model set",
+        description="Check the recordings, create a DVC workspace of the per-speaker pipeline, "
+        "cut the recordings into training and held-out pieces (the end of each is held out), "
+        "run dvc repro to the model registry and print the evaluation summary.",
+    )
+    p.add_argument("speaker", help="speaker id (lower-case letters, digits, '_' or '-')")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="mp4/mov recordings")
+    p.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder to create (default: ./enrolments/SPEAKER)",
+    )
+    p.add_argument("--language", default="en", help="language spoken (default en)")
+    p.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        help="base params.yaml (default: the project's; pipelines/params/tiny.yaml: a quick run)",
+    )
+    p.add_argument("--piece-seconds", type=float, default=20.0, help="longest piece (default 20)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.15,
+        help="share of each recording's end held out for evaluation (default 0.15, ≥ 2 s)",
+    )
+    p.add_argument("--check-only", action="store_true", help="check the recordings and stop")
+    p.add_argument("--no-run", action="store_true", help="prepare the workspace, do not train")
+    p.add_argument("--force", action="store_true", help="replace an existing workspace")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines import enrolment
+    from speech2video.fitting.recording_checks import check_recording
+
+    t0 = time.perf_counter()
+    if args.check_only:
+        bad = 0
+        for video in args.videos:
+            with tempfile.TemporaryFile("w+") as framework_log, _stderr_to(framework_log):
+                check = check_recording(video)
+            verdict = "ok" if check.ok else "; ".join(check.problems)
+            print(f"{video}: {verdict}")
+            bad += not check.ok
+        return 1 if bad else 0
+    workspace = args.workspace or Path("enrolments") / args.speaker
+    print(f"[enrol] checking {len(args.videos)} recording(s)", flush=True)
+    with tempfile.TemporaryFile("w+") as framework_log:
+        with _stderr_to(framework_log):  # the keypoint detector's C++ logging
+            ws = enrolment.prepare_workspace(
+                args.speaker,
+                args.videos,
+                workspace,
+                base_params=args.params,
+                language=args.language,
+                piece_s=args.piece_seconds,
+                holdout_fraction=args.holdout,
+                force=args.force,
+            )
+        framework_log.seek(0)
+        with (ws.root / "enrol.log").open("a", encoding="utf-8") as log:
+            log.write(framework_log.read())
+    held = sum(p.held_out for p in ws.pieces)
+    print(
+        f"[enrol] workspace {ws.root}: {len(ws.pieces) - held} training and {held} held-out "
+        f"pieces ({time.perf_counter() - t0:.0f} s)"
+    )
+    if args.no_run:
+        print(f"[enrol] run the pipeline with: cd {ws.root} && dvc repro register")
+        return 0
+
+    def on_stage(name: str, number: int, total: int) -> None:
+        print(f"[enrol] stage {number}/{total}: {name}", flush=True)
+
+    timings = enrolment.run_pipeline(ws.root, on_stage=on_stage)
+    print("[enrol] stage times: " + ", ".join(f"{t.stage} {t.seconds:.0f} s" for t in timings))
+    _print_summary(args.speaker, enrolment.summary(ws.root))
+    print(f"[enrol] done in {time.perf_counter() - t0:.0f} s; log: {ws.root / 'enrol.log'}")
+    return 0
+
+
+@contextlib.contextmanager
+def _stderr_to(file: IO[str]) -> Iterator[None]:
+    """Send this process's file descriptor 2 (C/C++ libraries' logging too) to ``file``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _print_summary(speaker: str, found: dict) -> None:
+    metrics = found.get("evaluation") or {}
+    rows = [(label, metrics[key]) for key, label in RENDER_METRICS if key in metrics]
+    if rows:
+        print("[enrol] renderer, held-out pieces:")
+        for label, value in rows:
+            print(f"    {label:<32} {float(value):.4g}")
+    parts = [p for p in PARTS if f"pose_mae_{p}" in metrics]
+    if parts:
+        print("[enrol] motion error on held-out pieces (model | mean pose | other audio):")
+        for part in parts:
+            values = [metrics.get(f"pose_mae_{part}{s}") for s in ("", "_mean_pose", "_shuffled")]
+            shown = " | ".join("-" if v is None else f"{float(v):.4g}" for v in values)
+            print(f"    {part:<32} {shown}")
+    registered = found.get("registered") or {}
+    if registered.get("promoted"):
+        print(
+            f"[enrol] registered {speaker} and promoted it (versions {registered.get('versions')})"
+        )
+    elif registered:
+        print(
+            f"[enrol] registered {speaker} as candidate; not promoted: {registered.get('refused')}"
+        )
+    print(
+        f"[enrol] next: s2v models list {speaker}; s2v models promote {speaker} --alias production"
+    )
+    sys.stdout.flush()
