@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -15,6 +16,8 @@ from speech2video.motion.words import Word
 from speech2video.render.mp4_stream import Mp4Piece
 from speech2video_api.v1 import common_pb2 as common
 
+#: Largest magnitude of a pose value (axis-angle radians, PCA and expression coefficients).
+MAX_POSE_VALUE = 1000.0
 _INTERPOLATION = {
     common.KeyPoseOptions.INTERPOLATION_UNSPECIFIED: "linear",
     common.KeyPoseOptions.INTERPOLATION_LINEAR: "linear",
@@ -72,25 +75,44 @@ def motion_to_pb(motion: Motion) -> common.PoseSequence:
     )
 
 
-def motion_from_pb(seq: common.PoseSequence) -> Motion:
-    """A PoseSequence → Motion; InputError naming what is inconsistent."""
-    values = np.asarray(seq.values, np.float32)
-    if seq.num_frames == 0 or values.size != seq.num_frames * pl.POSE_DIM:
+def motion_from_pb(seq: common.PoseSequence, max_seconds: float | None = None) -> Motion:
+    """A PoseSequence → Motion; InputError naming what is inconsistent or over a bound (fps in
+    [1, 120], at most ``max_seconds`` of frames, finite values), checked before the values
+    are copied."""
+    from services.limits import check_fps, check_text
+
+    check_fps(seq.fps, "poses.fps")
+    if max_seconds is not None and seq.num_frames > math.ceil(max_seconds * seq.fps):
+        raise InputError(
+            f"poses: {seq.num_frames} frames at {seq.fps:g} fps is "
+            f"{seq.num_frames / seq.fps:.1f} s; the limit is {max_seconds:g} s"
+        )
+    if seq.num_frames == 0 or len(seq.values) != seq.num_frames * pl.POSE_DIM:
         raise InputError(
             f"poses: need num_frames > 0 and num_frames x {pl.POSE_DIM} values; got "
-            f"num_frames={seq.num_frames}, {values.size} values"
+            f"num_frames={seq.num_frames}, {len(seq.values)} values"
         )
-    if not np.all(np.isfinite(values)):
-        raise InputError("poses: values must be finite")
+    check_text(seq.speaker_id, "poses.speaker_id", 64)
+    for name, size in (("betas", pl.NUM_BETAS), ("global_orient", 3)):
+        given = len(getattr(seq, name))
+        if given not in (0, size):
+            raise InputError(f"poses.{name} needs {size} values (or none); got {given}")
+    values = np.asarray(seq.values, np.float32)
+    if not np.all(np.isfinite(values)) or np.abs(values).max(initial=0) > MAX_POSE_VALUE:
+        raise InputError(f"poses: values must be finite, within +-{MAX_POSE_VALUE:g}")
     kwargs: dict[str, object] = {"speaker": seq.speaker_id}
-    if len(seq.betas):
-        kwargs["betas"] = np.asarray(seq.betas, np.float32)
-    if len(seq.global_orient):
-        kwargs["global_orient"] = np.asarray(seq.global_orient, np.float32)
+    for name in ("betas", "global_orient"):
+        if len(getattr(seq, name)):
+            array = np.asarray(getattr(seq, name), np.float32)
+            if not np.all(np.isfinite(array)) or np.abs(array).max() > MAX_POSE_VALUE:
+                raise InputError(f"poses.{name} must be finite, within +-{MAX_POSE_VALUE:g}")
+            kwargs[name] = array
     return Motion(values.reshape(-1, pl.POSE_DIM), float(seq.fps), **kwargs)  # type: ignore[arg-type]
 
 
 def key_pose_options_from_pb(options: common.KeyPoseOptions) -> KeyPoseRequest:
+    if options.HasField("seed") and options.seed < 0:
+        raise InputError(f"key_poses.seed must be >= 0; got {options.seed}")
     return KeyPoseRequest(
         force=tuple(options.force_words),
         forbid=tuple(options.forbid_words),

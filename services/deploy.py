@@ -2,8 +2,9 @@
 
 The config is ``infra/serve/serve_config.yaml`` by default; it is deployed the way ``serve run
 config.yaml`` does (Serve's controller builds each application from its ``import_path`` and
-``args`` and applies the deployment overrides). The standard health service is always added to
-``grpc_servicer_functions`` (see :mod:`services.health`).
+``args`` and applies the deployment overrides). ``grpc_servicer_functions`` always start with
+the proxy guard (:mod:`services.proxy_guard`) and end with the standard health service
+(:mod:`services.health`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from typing import Any
 
 import grpc
 
+from services.bind import BIND_ENV, SETUP_HOOK
 from services.health import APPLICATIONS
 
 HEALTH_SERVICER = "services.health.add_health_servicer_to_server"
+#: First of the servicer functions: the proxy's answers never carry Ray's text.
+GUARD_SERVICER = "services.proxy_guard.add_guard_to_server"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "infra" / "serve" / "serve_config.yaml"
 
 
@@ -34,13 +38,26 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
     return yaml.safe_load(source.read_text())
 
 
+#: The local stack listens here unless told otherwise (``s2v serve up --host``).
+LOCAL_HOST = "127.0.0.1"
+
+
 def prepare_config(
-    config: dict[str, Any], grpc_port: int | None = None, http_port: int | None = None
+    config: dict[str, Any],
+    grpc_port: int | None = None,
+    http_port: int | None = None,
+    host: str | None = LOCAL_HOST,
 ) -> dict[str, Any]:
-    """A copy with the health servicer added and the ports replaced when given."""
+    """A copy with the health servicer added, the ports replaced when given and the HTTP proxy
+    bound to ``host`` (None: as the config says; gRPC follows in :func:`start`)."""
     out = copy.deepcopy(config)
+    if host is not None:
+        out.setdefault("http_options", {})["host"] = host
     grpc_options = out.setdefault("grpc_options", {})
     functions = grpc_options.setdefault("grpc_servicer_functions", [])
+    if GUARD_SERVICER in functions:
+        functions.remove(GUARD_SERVICER)
+    functions.insert(0, GUARD_SERVICER)
     if HEALTH_SERVICER not in functions:
         functions.append(HEALTH_SERVICER)
     if grpc_port is not None:
@@ -95,8 +112,29 @@ def check_ports(config: dict[str, Any]) -> None:
             )
 
 
+def secret_files() -> dict[str, str]:
+    """Environment naming the token files (never the tokens): the stage token file (made when
+    missing) and the callers' token file. A token given in ``$S2V_GATEWAY_TOKEN`` is moved into
+    a 0600 file under ``$S2V_HOME/secrets`` and out of this process's environment, so neither
+    Ray's logs nor its workers' environments carry it."""
+    from services import auth
+
+    stage = os.environ.get(auth.STAGE_FILE_ENV) or str(
+        auth.ensure_token_file(auth.default_stage_token_file())
+    )
+    out = {auth.STAGE_FILE_ENV: stage}
+    legacy = os.environ.pop(auth.CALLER_ENV, "").strip()
+    caller = os.environ.get(auth.CALLER_FILE_ENV)
+    if not caller and legacy:
+        caller = str(auth.write_secret(auth.secrets_dir() / "gateway_token", legacy))
+    if caller:
+        out[auth.CALLER_FILE_ENV] = caller
+    return out
+
+
 def runtime_env_vars(grpc_port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment every Ray worker needs: the registry, the proxy address, offline flags."""
+    """Environment every Ray worker needs: the registry, the proxy address, offline flags, the
+    token files (:func:`secret_files`)."""
     from speech2video_mlops.registry import default_tracking_uri, s2v_home
 
     env = {
@@ -107,9 +145,10 @@ def runtime_env_vars(grpc_port: int, extra: dict[str, str] | None = None) -> dic
         "HF_HUB_OFFLINE": "1",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
-    for key in ("S2V_MODEL_ALIAS", "S2V_GATEWAY_TOKEN", "S2V_MODEL_REFRESH_S", "S2V_STT_ENGINE"):
+    for key in ("S2V_MODEL_ALIAS", "S2V_MODEL_REFRESH_S", "S2V_STT_ENGINE", BIND_ENV):
         if os.environ.get(key):
             env[key] = os.environ[key]
+    env.update(secret_files())
     env.update(extra or {})
     return env
 
@@ -131,14 +170,15 @@ def start(
     schema = ServeDeploySchema.model_validate(config)
     port = int(schema.grpc_options.port)
     check_ports(config)
-    env_vars = runtime_env_vars(port, env)
+    host = str(schema.http_options.host)
+    env_vars = runtime_env_vars(port, {BIND_ENV: host, **(env or {})})
     os.environ.update(env_vars)  # workers started from here inherit it too
     if not ray.is_initialized():
         ray.init(
             namespace="serve",
             num_cpus=num_cpus,
             include_dashboard=False,
-            runtime_env={"env_vars": env_vars},
+            runtime_env={"env_vars": env_vars, "worker_process_setup_hook": SETUP_HOOK},
         )
     try:
         client = serve_api.serve_start(

@@ -1,7 +1,9 @@
 """Core and transport errors → gRPC status codes with clean messages (no traceback, no Ray text).
 
-Every RPC method is wrapped by :func:`unary_rpc` or :func:`streaming_rpc`: an exception sets the
-code and details on the method's ``grpc_context``. A unary method then returns an empty response;
+Every RPC method is wrapped by :func:`unary_rpc` or :func:`streaming_rpc`. The wrapper first calls
+the deployment's ``authorize(grpc_context)`` (see :mod:`services.auth`; a deployment without one
+refuses every call), then the method; an exception sets the code and details on the method's
+``grpc_context``. A unary method then returns an empty response;
 a streaming one raises :class:`RpcAbortError`, whose text is the details the caller sees
 (Ray's proxy keeps the code and details set on the context).
 """
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 import grpc
 
 from speech2video.errors import InputError, NotFoundError
+from speech2video_mlops.registry import RegistryUnavailableError
 
 logger = logging.getLogger("ray.serve")
 R = TypeVar("R")
@@ -53,6 +56,8 @@ def status_of(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str
     """The status code and the caller-facing message for an exception."""
     if isinstance(exc, RpcError):
         return exc.code, exc.message
+    if isinstance(exc, RegistryUnavailableError):
+        return grpc.StatusCode.UNAVAILABLE, "model registry unavailable; retry later"
     if isinstance(exc, NotFoundError):
         return grpc.StatusCode.NOT_FOUND, str(exc)
     if isinstance(exc, InputError):
@@ -92,6 +97,7 @@ def unary_rpc(
         @functools.wraps(method)
         async def wrapper(self: Any, request: Any, grpc_context: Any) -> R:
             try:
+                _authorize(self, grpc_context)
                 return await method(self, request, grpc_context)
             except asyncio.CancelledError:
                 raise
@@ -112,6 +118,7 @@ def streaming_rpc(
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, grpc_context: Any) -> AsyncIterator[R]:
         try:
+            _authorize(self, grpc_context)
             async for item in method(self, request, grpc_context):
                 yield item
         except asyncio.CancelledError:
@@ -124,14 +131,9 @@ def streaming_rpc(
     return wrapper
 
 
-def check_token(grpc_context: Any, token: str | None) -> None:
-    """UNAUTHENTICATED unless metadata ``authorization: Bearer <token>`` matches (no-op when
-    ``token`` is empty)."""
-    if not token:
-        return
-    import hmac
-
-    metadata = dict(grpc_context.invocation_metadata() or ())
-    given = str(metadata.get("authorization", ""))
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+def _authorize(deployment: Any, grpc_context: Any) -> None:
+    """The deployment's credential check; fails closed when it has none."""
+    authorize = getattr(deployment, "authorize", None)
+    if authorize is None:
+        raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "no credential check configured")
+    authorize(grpc_context)

@@ -9,13 +9,18 @@ server reflection), so it is answered in the proxy process with no header:
 - ``service=""``: SERVING while the proxy runs;
 - ``service="speech2video.v1.<Service>"``: SERVING when the proxy has a route to the application
   serving it (asked of the proxy's own ``ListApplications``), else NOT_SERVING;
-- any other name: NOT_FOUND. ``Watch`` is not offered (UNIMPLEMENTED).
+- any other name: NOT_FOUND (``Watch``: SERVICE_UNKNOWN, as the health protocol says).
+
+``Watch`` streams the status at once and again whenever it changes (checked every second) until
+the caller goes. Health needs no credential: it tells only whether an application is routed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -31,6 +36,12 @@ APPLICATIONS: dict[str, str] = {
     "speech2video.v1.Speech2Video": "gateway",
 }
 _CACHE_S = 2.0
+_WATCH_S = 1.0
+
+
+def _unknown(service: str) -> str:
+    shown = service if len(service) <= 80 and service.isprintable() else repr(service[:80])
+    return f"unknown service {shown}"
 
 
 def _proxy_target() -> str:
@@ -63,17 +74,33 @@ class ProxyHealth(health_pb2_grpc.HealthServicer):
         self._at = time.monotonic()
         return self._apps
 
+    async def _status(self, service: str) -> int:
+        status = health_pb2.HealthCheckResponse
+        if not service:
+            return status.SERVING
+        app = APPLICATIONS.get(service)
+        if app is None:
+            return status.SERVICE_UNKNOWN
+        return status.SERVING if app in await self._applications() else status.NOT_SERVING
+
     async def Check(  # noqa: N802 - the RPC name
         self, request: health_pb2.HealthCheckRequest, context: Any
     ) -> health_pb2.HealthCheckResponse:
-        status = health_pb2.HealthCheckResponse
-        if not request.service:
-            return status(status=status.SERVING)
-        app = APPLICATIONS.get(request.service)
-        if app is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service}")
-        serving = app in await self._applications()
-        return status(status=status.SERVING if serving else status.NOT_SERVING)
+        status = await self._status(request.service)
+        if status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN:
+            await context.abort(grpc.StatusCode.NOT_FOUND, _unknown(request.service))
+        return health_pb2.HealthCheckResponse(status=status)  # type: ignore[arg-type]
+
+    async def Watch(  # noqa: N802 - the RPC name
+        self, request: health_pb2.HealthCheckRequest, context: Any
+    ) -> AsyncIterator[health_pb2.HealthCheckResponse]:
+        last = None
+        while True:
+            status = await self._status(request.service)
+            if status != last:
+                yield health_pb2.HealthCheckResponse(status=status)  # type: ignore[arg-type]
+                last = status
+            await asyncio.sleep(_WATCH_S)
 
 
 def add_health_servicer_to_server(servicer: Any, server: Any) -> None:

@@ -11,6 +11,7 @@ from ray import serve
 from services.errors import RpcError
 from services.speaker_models import Loader, ModelSnapshot, SpeakerModels
 from speech2video.model_set import load_component
+from speech2video_mlops.registry import check_speaker
 
 ModelGetter = Callable[[str], Awaitable[SpeakerModels]]
 
@@ -43,4 +44,5 @@ async def request_models(getter: ModelGetter) -> ModelSnapshot:
             grpc.StatusCode.INVALID_ARGUMENT,
             "missing the speaker id: send metadata multiplexed_model_id=<speaker>",
         )
+    check_speaker(speaker)  # INVALID_ARGUMENT before Serve's multiplexer or the registry
     return (await getter(speaker)).snapshot()

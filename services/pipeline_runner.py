@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from services.convert import KeyPoseRequest, Lineage
+from services.limits import Bounds, decode_audio
 from speech2video import synthesis
 from speech2video.audio.io import Audio, decode
 from speech2video.body.motion_file import Motion
@@ -140,7 +141,7 @@ async def _prepare(request: SynthesisInput, max_audio_seconds: float) -> _Prepar
         decoded, tts_words = None, spoken.words
         hashes = {"input.text": synthesis.data_hash(request.text)}
     elif request.audio:
-        decoded = await asyncio.to_thread(decode, request.audio, max_seconds=max_audio_seconds)
+        decoded = await asyncio.to_thread(decode_audio, request.audio, Bounds(max_audio_seconds))
         audio_bytes, duration, tts_words = request.audio, decoded.duration, None
         hashes = {"input.audio": synthesis.data_hash(request.audio)}
     else:

@@ -35,11 +35,12 @@ _REGISTRY_LOCK = threading.Lock()
 
 
 def registry() -> ModelRegistry:
-    """The process-wide registry client (``MLFLOW_TRACKING_URI`` or the embedded store)."""
+    """The process-wide registry client (``MLFLOW_TRACKING_URI`` or the embedded store); it
+    never creates a store, and reconnects by itself after an outage."""
     global _REGISTRY
     with _REGISTRY_LOCK:
         if _REGISTRY is None:
-            _REGISTRY = ModelRegistry()
+            _REGISTRY = ModelRegistry(create=False)
         return _REGISTRY
 
 

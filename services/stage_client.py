@@ -1,13 +1,21 @@
-"""The gateway's client of the stage applications, through Serve's gRPC proxy."""
+"""The gateway's client of the stage applications, through Serve's gRPC proxy.
+
+Stage calls carry the service token (:mod:`services.auth`). A call whose replica stopped
+(UNAVAILABLE: killed, restarting) is made again up to :data:`RETRIES` times; the stages are
+deterministic, so a re-render gives the same pieces and those already passed on are skipped.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
+from services.auth import stage_tokens
 from services.convert import (
     KeyPoseRequest,
     Lineage,
@@ -36,7 +44,13 @@ from speech2video_api.v1 import (
     transcription_pb2_grpc,
 )
 
+logger = logging.getLogger("ray.serve")
 DEFAULT_TARGET = "127.0.0.1:9000"
+#: Times a stage call is made again after its replica stopped (UNAVAILABLE), and the pause
+#: before the first retry (seconds; each next one waits twice as long: 15.5 s in all, time for
+#: Serve to replace a killed replica).
+RETRIES = 5
+RETRY_DELAY_S = 0.5
 #: Messages up to 256 MiB (long videos in few pieces, long audio).
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 256 << 20),
@@ -48,12 +62,12 @@ def grpc_target() -> str:
     return os.environ.get("S2V_GRPC_TARGET") or DEFAULT_TARGET
 
 
-def _metadata(app: str, speaker: str = "", request_id: str = "") -> tuple[tuple[str, str], ...]:
+def _metadata(app: str, speaker: str = "", token: str | None = None) -> tuple[tuple[str, str], ...]:
     out = [("application", app)]
+    if token:
+        out.append(("authorization", f"Bearer {token}"))
     if speaker:
         out.append(("multiplexed_model_id", speaker))
-    if request_id:
-        out.append(("request_id", request_id))
     return tuple(out)
 
 
@@ -68,7 +82,12 @@ class GrpcStages:
     def __init__(self, target: str | None = None, timeout_s: float = 600.0) -> None:
         self.target = target or grpc_target()
         self.timeout_s = timeout_s
+        #: The service token the stages accept (``$S2V_STAGE_TOKEN_FILE``, re-read on change).
+        self.tokens = stage_tokens()
         self._channel: Any = None
+
+    def _meta(self, app: str, speaker: str = "") -> tuple[tuple[str, str], ...]:
+        return _metadata(app, speaker, self.tokens.token())
 
     def _ch(self) -> Any:
         if self._channel is None:
@@ -80,26 +99,39 @@ class GrpcStages:
             await self._channel.close()
             self._channel = None
 
+    async def _unary(self, stage: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()`` with retries when the stage's replica stopped (UNAVAILABLE): the stages
+        are deterministic, so the call is simply made again."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return await call()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRIES:
+                    raise _stage_error(stage, exc) from None
+                logger.warning("%s stage unavailable, retrying (%d)", stage, attempt + 1)
+                await asyncio.sleep(RETRY_DELAY_S * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def transcribe(self, audio: bytes, language: str) -> list[Word]:
         stub = transcription_pb2_grpc.TranscriptionStub(self._ch())
         request = transcription_pb2.TranscribeRequest(audio=audio, language=language)
-        try:
-            reply = await stub.Transcribe(
-                request, metadata=_metadata("transcription"), timeout=self.timeout_s
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _stage_error("transcription", exc) from None
+        reply = await self._unary(
+            "transcription",
+            lambda: stub.Transcribe(
+                request, metadata=self._meta("transcription"), timeout=self.timeout_s
+            ),
+        )
         return words_from_pb(reply.words)
 
     async def predict_poses(self, speaker: str, audio: bytes) -> tuple[Motion, Lineage]:
         stub = audio_to_pose_pb2_grpc.AudioToPoseStub(self._ch())
         request = audio_to_pose_pb2.PredictPosesRequest(audio=audio)
-        try:
-            reply = await stub.PredictPoses(
-                request, metadata=_metadata("audio_to_pose", speaker), timeout=self.timeout_s
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _stage_error("audio_to_pose", exc) from None
+        reply = await self._unary(
+            "audio_to_pose",
+            lambda: stub.PredictPoses(
+                request, metadata=self._meta("audio_to_pose", speaker), timeout=self.timeout_s
+            ),
+        )
         return motion_from_pb(reply.poses), lineage_from_pb(reply.lineage)
 
     async def insert_key_poses(
@@ -117,12 +149,12 @@ class GrpcStages:
             options=key_pose_options_to_pb(options),
             words_complete_before_s=words_complete_before_s,
         )
-        try:
-            reply = await stub.InsertKeyPoses(
-                request, metadata=_metadata("key_pose", speaker), timeout=self.timeout_s
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _stage_error("key_pose", exc) from None
+        reply = await self._unary(
+            "key_pose",
+            lambda: stub.InsertKeyPoses(
+                request, metadata=self._meta("key_pose", speaker), timeout=self.timeout_s
+            ),
+        )
         log = [insertion_from_pb(e) for e in reply.insertions]
         poses = motion_from_pb(reply.poses)
         return poses, log, lineage_from_pb(reply.lineage), int(reply.final_frames)
@@ -132,39 +164,104 @@ class GrpcStages:
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
         stub = renderer_pb2_grpc.RendererStub(self._ch())
         request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), audio=audio)
-        call = stub.RenderVideo(
-            request, metadata=_metadata("renderer", speaker), timeout=self.timeout_s
-        )
-        async for item in _pieces(call):
+
+        def start() -> Any:
+            return stub.RenderVideo(
+                request, metadata=self._meta("renderer", speaker), timeout=self.timeout_s
+            )
+
+        async for item in _pieces(start):
             yield item
 
     async def render_stream(
         self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
-        """Render poses arriving in parts (consecutive frames); nothing when there are none."""
+        """Render poses arriving in parts (consecutive frames); nothing when there are none.
+        A retry sends the parts already sent again (they are kept), then the rest."""
         first = await anext(aiter(parts), None)
         if first is None:
             return
+        replay = _Replay(parts)
+        stub = renderer_pb2_grpc.RendererStub(self._ch())
 
         async def requests() -> AsyncIterator[renderer_pb2.RenderVideoRequest]:
             yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(first), audio=audio)
-            async for part in parts:
+            async for part in replay.iterate():
                 yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(part))
 
-        stub = renderer_pb2_grpc.RendererStub(self._ch())
-        call = stub.RenderVideoStream(
-            requests(), metadata=_metadata("renderer", speaker), timeout=self.timeout_s
-        )
-        async for item in _pieces(call):
-            yield item
+        def start() -> Any:
+            return stub.RenderVideoStream(
+                requests(), metadata=self._meta("renderer", speaker), timeout=self.timeout_s
+            )
+
+        try:
+            async for item in _pieces(start):
+                yield item
+        finally:
+            replay.close()
 
 
-async def _pieces(call: Any) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
-    try:
-        async for reply in call:
-            lineage = lineage_from_pb(reply.lineage) if reply.HasField("lineage") else None
-            yield piece_from_pb(reply.chunk), lineage
-    except grpc.aio.AioRpcError as exc:
-        raise _stage_error("renderer", exc) from None
-    finally:
-        call.cancel()
+class _Replay:
+    """An async iterator's items, pulled once by a task of their own and kept, so that each
+    retry iterates them all again (a cancelled reader does not end the source)."""
+
+    def __init__(self, source: AsyncIterator[Any]) -> None:
+        self.items: list[Any] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._pump = asyncio.ensure_future(self._fill(source))
+
+    async def _fill(self, source: AsyncIterator[Any]) -> None:
+        try:
+            async for item in source:
+                self.items.append(item)
+                self._changed.set()
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.done = True
+            self._changed.set()
+
+    async def iterate(self) -> AsyncIterator[Any]:
+        i = 0
+        while True:
+            if i < len(self.items):
+                yield self.items[i]
+                i += 1
+                continue
+            if self.done:
+                if self.error is not None:
+                    raise self.error
+                return
+            self._changed.clear()
+            if i < len(self.items) or self.done:
+                continue
+            await self._changed.wait()
+
+    def close(self) -> None:
+        self._pump.cancel()
+
+
+async def _pieces(start: Callable[[], Any]) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
+    """The renderer's pieces; when its replica stops (UNAVAILABLE) the render is made again
+    and the pieces already passed on are skipped (rendering is deterministic)."""
+    sent = 0
+    for attempt in range(RETRIES + 1):
+        call = start()
+        index = 0
+        try:
+            async for reply in call:
+                if index >= sent:
+                    lineage = lineage_from_pb(reply.lineage) if reply.HasField("lineage") else None
+                    yield piece_from_pb(reply.chunk), lineage
+                    sent += 1
+                index += 1
+            return
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRIES:
+                raise _stage_error("renderer", exc) from None
+            logger.warning("renderer unavailable after %d pieces, rendering again", sent)
+            await asyncio.sleep(RETRY_DELAY_S * 2**attempt)
+        finally:
+            call.cancel()

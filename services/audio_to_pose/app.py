@@ -9,11 +9,20 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
+from services.auth import stage_tokens
 from services.convert import lineage_to_pb, motion_to_pb, words_from_pb
 from services.errors import unary_rpc
+from services.limits import (
+    Bounds,
+    check_fps,
+    check_language,
+    check_number,
+    check_timed_words,
+    decode_audio,
+)
 from services.multiplexing import request_models, speaker_model_getter
+from services.routing import AppMethods
 from speech2video import synthesis
-from speech2video.audio.io import decode
 from speech2video.errors import InputError
 from speech2video.model_set import AUDIO_TO_POSE, BODY_MODEL, TEXT_TO_POSE
 from speech2video_api.v1 import audio_to_pose_pb2 as pb
@@ -33,10 +42,11 @@ class Args(BaseModel):
     max_ongoing_requests=8,
     max_queued_requests=32,
 )
-class AudioToPose:
+class AudioToPose(AppMethods):
     """``speech2video.v1.AudioToPose``; the speaker id is the multiplexed model id."""
 
     def __init__(self, args: Args) -> None:
+        self.authorize = stage_tokens().check  # the gateway's service token only
         self.args = args
         self.models = speaker_model_getter(
             (AUDIO_TO_POSE, BODY_MODEL),
@@ -55,6 +65,12 @@ class AudioToPose:
         source = request.WhichOneof("source")
         if source is None:
             raise InputError("PredictPosesRequest needs audio or words")
+        bounds = Bounds(self.args.max_audio_seconds)
+        check_fps(request.fps, optional=True)
+        if source == "words":
+            check_timed_words(request.words.words, bounds, "words.words")
+            check_number(request.words.duration_s, "words.duration_s", 0.01, bounds.max_seconds)
+            check_language(request.words.language, "words.language")
         models = await request_models(self.models)
         profile = models.get(BODY_MODEL)
         fps = float(request.fps) or profile.fps
@@ -70,9 +86,7 @@ class AudioToPose:
             )
             lineage = models.lineage(TEXT_TO_POSE, BODY_MODEL)
         else:
-            audio = await asyncio.to_thread(
-                decode, request.audio, max_seconds=self.args.max_audio_seconds
-            )
+            audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
             poses = await asyncio.to_thread(
                 synthesis.poses_from_audio, models.get(AUDIO_TO_POSE), audio, fps
             )

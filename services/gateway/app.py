@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
+from services.auth import caller_tokens
 from services.convert import (
     insertion_to_pb,
     key_pose_options_from_pb,
@@ -22,7 +22,8 @@ from services.convert import (
     piece_to_pb,
     words_to_pb,
 )
-from services.errors import RpcError, check_token, streaming_rpc, unary_rpc
+from services.errors import RpcError, streaming_rpc, unary_rpc
+from services.limits import check_language, check_text, check_word_list
 from services.pipeline_runner import (
     MotionResult,
     SynthesisInput,
@@ -30,8 +31,10 @@ from services.pipeline_runner import (
     synthesize_motion,
     synthesize_video,
 )
+from services.routing import AppMethods
 from services.stage_client import GrpcStages
 from speech2video_api.v1 import gateway_pb2 as pb
+from speech2video_mlops.registry import check_speaker
 
 
 class Args(BaseModel):
@@ -61,6 +64,12 @@ def _input(request: Any) -> SynthesisInput:
         raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "the request needs audio or text")
     if not request.speaker_id:
         raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, "speaker_id is required")
+    check_speaker(request.speaker_id)  # before it becomes a stage call's metadata
+    if kind == "text":
+        check_text(request.text.text, "text.text")
+        check_language(request.text.language, "text.language")
+    check_word_list(request.key_poses.force_words, "key_poses.force_words")
+    check_word_list(request.key_poses.forbid_words, "key_poses.forbid_words")
     return SynthesisInput(
         speaker=request.speaker_id,
         audio=request.audio if kind == "audio" else b"",
@@ -76,13 +85,13 @@ def _input(request: Any) -> SynthesisInput:
     max_ongoing_requests=16,
     max_queued_requests=32,
 )
-class Speech2Video:
+class Speech2Video(AppMethods):
     """``speech2video.v1.Speech2Video``: validate, call the stages, stream the video."""
 
     def __init__(self, args: Args) -> None:
         self.args = args
         self.stages = GrpcStages(args.grpc_target, args.stage_timeout_s)
-        self.token = os.environ.get("S2V_GATEWAY_TOKEN") or None
+        self.authorize = caller_tokens().check  # callers' tokens (none set: open)
         self._body_models: OrderedDict[str, Any] = OrderedDict()  # speaker → SpeakerModels (LRU)
 
     def check_health(self) -> None:
@@ -92,7 +101,6 @@ class Speech2Video:
     async def Synthesize(  # noqa: N802 - the RPC name
         self, request: pb.SynthesizeRequest, grpc_context: Any
     ) -> AsyncIterator[pb.SynthesizeResponse]:
-        check_token(grpc_context, self.token)
         job = _input(request)
         index = 0
         async for item in synthesize_video(self.stages, job, self.args.max_audio_seconds):
@@ -106,7 +114,6 @@ class Speech2Video:
     async def SynthesizeMotion(  # noqa: N802 - the RPC name
         self, request: pb.SynthesizeMotionRequest, grpc_context: Any
     ) -> pb.SynthesizeMotionResponse:
-        check_token(grpc_context, self.token)
         result = await synthesize_motion(self.stages, _input(request), self.args.max_audio_seconds)
         reply = pb.SynthesizeMotionResponse(
             poses=motion_to_pb(result.motion),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
+from services.auth import stage_tokens
 from services.convert import (
     insertion_to_pb,
     key_pose_options_from_pb,
@@ -18,7 +19,9 @@ from services.convert import (
     words_from_pb,
 )
 from services.errors import unary_rpc
+from services.limits import Bounds, check_number, check_timed_words, check_word_list
 from services.multiplexing import request_models, speaker_model_getter
+from services.routing import AppMethods
 from speech2video import synthesis
 from speech2video.model_set import KEY_POSE_DICTIONARY
 from speech2video_api.v1 import key_pose_pb2 as pb
@@ -29,6 +32,8 @@ class Args(BaseModel):
 
     model_alias: str | None = None  # None: $S2V_MODEL_ALIAS or production
     max_loaded_speakers: int = Field(8, ge=1)
+    #: Longest motion accepted, seconds.
+    max_audio_seconds: float = Field(120.0, gt=0)
 
 
 @serve.deployment(
@@ -37,10 +42,11 @@ class Args(BaseModel):
     max_ongoing_requests=16,
     max_queued_requests=64,
 )
-class KeyPose:
+class KeyPose(AppMethods):
     """``speech2video.v1.KeyPose``; the speaker id is the multiplexed model id."""
 
     def __init__(self, args: Args) -> None:
+        self.authorize = stage_tokens().check  # the gateway's service token only
         self.args = args
         self.models = speaker_model_getter(
             (KEY_POSE_DICTIONARY,),
@@ -55,7 +61,15 @@ class KeyPose:
     async def InsertKeyPoses(  # noqa: N802 - the RPC name
         self, request: pb.InsertKeyPosesRequest, grpc_context: Any
     ) -> pb.InsertKeyPosesResponse:
-        motion = motion_from_pb(request.poses)
+        bounds = Bounds(self.args.max_audio_seconds)
+        motion = motion_from_pb(request.poses, bounds.max_seconds)
+        check_timed_words(request.words, bounds)
+        check_word_list(request.options.force_words, "options.force_words")
+        check_word_list(request.options.forbid_words, "options.forbid_words")
+        if request.HasField("words_complete_before_s"):
+            check_number(
+                request.words_complete_before_s, "words_complete_before_s", 0.0, bounds.max_seconds
+            )
         words = words_from_pb(request.words)
         options = key_pose_options_from_pb(request.options)
         models = await request_models(self.models)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
+from services.auth import stage_tokens
 from services.convert import lineage_to_pb, motion_from_pb, piece_to_pb
 from services.errors import streaming_rpc
+from services.limits import Bounds, check_chunk_frames, decode_audio
 from services.multiplexing import request_models, speaker_model_getter
+from services.routing import AppMethods
 from speech2video import synthesis
-from speech2video.audio.io import decode
+from speech2video.body.motion_file import Motion
 from speech2video.errors import InputError
 from speech2video.model_set import BODY_MODEL, RENDERER, load_component
 from speech2video_api.v1 import renderer_pb2 as pb
@@ -84,6 +89,23 @@ async def _in_thread(pieces: Iterator[Any], torch_threads: int = 0) -> AsyncIter
         executor.shutdown(wait=False)
 
 
+class RenderCancelledError(Exception):
+    """Raised in the rendering thread once the caller has gone (cancel, deadline)."""
+
+
+def frames_until(source: Any, cancelled: threading.Event) -> Iterator[np.ndarray]:
+    """The poses of a Motion or of consecutive blocks, one frame at a time, as (1, 106) blocks;
+    raises :class:`RenderCancelledError` before the next frame once ``cancelled`` is set, so a
+    render stops within one frame of its caller going (the renderer asks for each frame's
+    skeleton just before rendering it; the pieces do not depend on how poses are split)."""
+    blocks = [source.poses] if isinstance(source, Motion) else source
+    for block in blocks:
+        for i in range(len(block)):
+            if cancelled.is_set():
+                raise RenderCancelledError
+            yield block[i : i + 1]
+
+
 class _PoseBlocks:
     """Pose blocks handed from the event loop to the rendering thread (blocking iterator);
     an exception put in is raised in the thread, None ends it."""
@@ -107,10 +129,11 @@ class _PoseBlocks:
     max_ongoing_requests=2,
     max_queued_requests=8,
 )
-class Renderer:
+class Renderer(AppMethods):
     """``speech2video.v1.Renderer``; the speaker id is the multiplexed model id."""
 
     def __init__(self, args: Args) -> None:
+        self.authorize = stage_tokens().check  # the gateway's service token only
         self.args = args
         self.models = speaker_model_getter(
             (RENDERER, BODY_MODEL),
@@ -118,6 +141,7 @@ class Renderer:
             max_loaded_speakers=args.max_loaded_speakers,
             loader=load_renderer_component,
         )
+        self._bounds = Bounds(args.max_audio_seconds)
 
     def check_health(self) -> None:
         return None
@@ -126,7 +150,7 @@ class Renderer:
     async def RenderVideo(  # noqa: N802 - the RPC name
         self, request: pb.RenderVideoRequest, grpc_context: Any
     ) -> AsyncIterator[pb.RenderVideoResponse]:
-        motion = motion_from_pb(request.poses)
+        motion = motion_from_pb(request.poses, self._bounds.max_seconds)
         async for reply in self._render(request, motion, motion):
             yield reply
 
@@ -137,16 +161,21 @@ class Renderer:
         first = await anext(aiter(request_stream), None)
         if first is None:
             raise InputError("the request stream is empty")
-        head = motion_from_pb(first.poses)
+        head = motion_from_pb(first.poses, self._bounds.max_seconds)
+        limit = self._bounds.max_frames(head.fps)
         blocks = _PoseBlocks()
         blocks.put(head.poses)
 
         async def feed() -> None:
+            frames = head.num_frames
             try:
                 async for request in request_stream:
-                    part = motion_from_pb(request.poses)
+                    part = motion_from_pb(request.poses, self._bounds.max_seconds)
                     if part.fps != head.fps:
                         raise InputError(f"poses: fps changed from {head.fps} to {part.fps}")
+                    frames += part.num_frames
+                    if frames > limit:
+                        raise InputError(f"poses: {frames} frames in all; the limit is {limit}")
                     blocks.put(part.poses)
             except Exception as exc:
                 blocks.put(exc)
@@ -164,29 +193,33 @@ class Renderer:
     async def _render(
         self, request: pb.RenderVideoRequest, head: Any, poses: Any
     ) -> AsyncIterator[pb.RenderVideoResponse]:
+        chunk = check_chunk_frames(request.chunk_frames, "chunk_frames")
+        first = check_chunk_frames(request.first_chunk_frames, "first_chunk_frames")
         audio = None
         if request.audio:
-            audio = await asyncio.to_thread(
-                decode, request.audio, max_seconds=self.args.max_audio_seconds
-            )
+            audio = await asyncio.to_thread(decode_audio, request.audio, self._bounds)
         models = await request_models(self.models)
+        cancelled = threading.Event()
         pieces = synthesis.render_pieces(
             models.get(RENDERER),
             models.get(BODY_MODEL),
-            poses,
+            frames_until(poses, cancelled),
             audio,
-            request.chunk_frames or self.args.render_chunk_frames,
-            request.first_chunk_frames or self.args.first_chunk_frames,
+            chunk or self.args.render_chunk_frames,
+            first or self.args.first_chunk_frames,
             fps=head.fps,
         )
         lineage = lineage_to_pb(models.lineage(RENDERER, BODY_MODEL))
         index = 0
-        async for piece in _in_thread(pieces, self.args.torch_threads):
-            reply = pb.RenderVideoResponse(chunk=piece_to_pb(piece, index))
-            if piece.last:
-                reply.lineage.CopyFrom(lineage)
-            index += 1
-            yield reply
+        try:
+            async for piece in _in_thread(pieces, self.args.torch_threads):
+                reply = pb.RenderVideoResponse(chunk=piece_to_pb(piece, index))
+                if piece.last:
+                    reply.lineage.CopyFrom(lineage)
+                index += 1
+                yield reply
+        finally:
+            cancelled.set()  # the caller went (or all is sent): the thread stops at a frame
 
 
 def build_app(args: Args | dict[str, Any]) -> Application:

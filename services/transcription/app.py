@@ -9,9 +9,11 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
+from services.auth import stage_tokens
 from services.convert import words_to_pb
 from services.errors import unary_rpc
-from speech2video.audio.io import decode
+from services.limits import Bounds, check_language, check_text, decode_audio
+from services.routing import AppMethods
 from speech2video_api.v1 import transcription_pb2 as pb
 
 
@@ -29,10 +31,11 @@ class Args(BaseModel):
     max_ongoing_requests=4,
     max_queued_requests=16,
 )
-class Transcription:
+class Transcription(AppMethods):
     """``speech2video.v1.Transcription``; not per speaker."""
 
     def __init__(self, args: Args) -> None:
+        self.authorize = stage_tokens().check  # the gateway's service token only
         from speech2video.audio.transcriber import get_transcriber
 
         self.args = args
@@ -45,9 +48,10 @@ class Transcription:
     async def Transcribe(  # noqa: N802 - the RPC name
         self, request: pb.TranscribeRequest, grpc_context: Any
     ) -> pb.TranscribeResponse:
-        audio = await asyncio.to_thread(
-            decode, request.audio, max_seconds=self.args.max_audio_seconds
-        )
+        bounds = Bounds(self.args.max_audio_seconds)
+        check_text(request.known_text, "known_text")
+        check_language(request.language)
+        audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
         language = request.language or None
         if request.known_text:
             from speech2video.audio.alignment import align

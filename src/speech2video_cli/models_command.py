@@ -86,10 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_rollback)
 
 
-def _registry(args: argparse.Namespace):  # -> ModelRegistry
+def _registry(args: argparse.Namespace, create: bool = False):  # -> ModelRegistry
+    """The registry; only ``register`` may create one (the others need the real one and say
+    where they looked when it is missing)."""
     from speech2video_mlops.registry import ModelRegistry
 
-    return ModelRegistry(tracking_uri=args.tracking_uri)
+    return ModelRegistry(tracking_uri=args.tracking_uri, create=create)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -125,7 +127,7 @@ def run_register(args: argparse.Namespace) -> int:
         metrics = {k: float(v) for k, v in metrics_raw.items()}
     except ValueError:
         raise InputError(f"--metric values must be numbers; got {metrics_raw}") from None
-    ref = _registry(args).register(
+    ref = _registry(args, create=True).register(
         args.speaker, args.component, args.directory, metrics=metrics, alias=args.alias
     )
     alias = f" (alias {args.alias})" if args.alias else ""

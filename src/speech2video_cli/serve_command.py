@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     up = action.add_parser("up", help="start Ray and every application (foreground)")
     up.add_argument("--config", type=Path, default=None, help="serve config YAML")
     up.add_argument("--grpc-port", type=int, default=None, help="override grpc_options.port")
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface the gRPC and HTTP proxies listen on (default 127.0.0.1; 0.0.0.0: all)",
+    )
     up.add_argument("--num-cpus", type=float, default=None, help="CPUs for the local Ray")
     action.add_parser("status", help="applications and their status")
     action.add_parser("down", help="shut Serve down")
@@ -42,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         from services import deploy
         from speech2video.errors import S2VError
 
-        config = deploy.prepare_config(deploy.load_config(args.config), args.grpc_port)
+        config = deploy.prepare_config(
+            deploy.load_config(args.config), args.grpc_port, host=args.host
+        )
         try:
             target = deploy.start(config, num_cpus=args.num_cpus)
         except RuntimeError as exc:

@@ -8,6 +8,12 @@ what is served; stages are not used (deprecated in MLflow 3).
 
 The embedded default store is a local sqlite database plus an artifact directory under
 ``$S2V_HOME`` (default ``./.s2v``); ``MLFLOW_TRACKING_URI`` points elsewhere (a server).
+
+Outages: a registry opened with ``create=False`` (read-only commands, the serving replicas)
+never makes a new store where the real one is missing; every read raises
+:class:`RegistryUnavailableError`, naming where it looked, while the store is missing or
+unreachable, and reconnects by itself once it is back (a sqlite file replaced under a running
+process is noticed and reopened).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from speech2video.errors import InputError, NotFoundError
+from speech2video.errors import InputError, NotFoundError, S2VError
 from speech2video.model_set import COMPONENTS, check_component
 
 PREFIX = "s2v"
@@ -35,14 +42,27 @@ def s2v_home() -> Path:
     return Path(os.environ.get("S2V_HOME", ".s2v")).absolute()
 
 
-def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI`` or a sqlite database in :func:`s2v_home`."""
+def default_tracking_uri(create: bool = True) -> str:
+    """``$MLFLOW_TRACKING_URI`` or a sqlite database in :func:`s2v_home` (whose directory is
+    made when ``create``)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
     home = s2v_home()
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'mlflow.db'}"
+
+
+class RegistryUnavailableError(S2VError):
+    """The model registry cannot be reached (missing store, server down)."""
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, None for any other store."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
 
 
 def default_artifact_root() -> str:
@@ -52,9 +72,14 @@ def default_artifact_root() -> str:
 
 def check_speaker(speaker: str) -> str:
     """Speaker ids are lowercase letters, digits and underscores (they form model names)."""
-    if not isinstance(speaker, str) or not _SPEAKER_RE.match(speaker):
+    if not isinstance(speaker, str) or not _SPEAKER_RE.fullmatch(speaker):
+        shown = (
+            repr(speaker[:40]) + ("..." if len(speaker) > 40 else "")
+            if isinstance(speaker, str)
+            else type(speaker).__name__
+        )
         raise InputError(
-            f"invalid speaker id {speaker!r}: use 1-63 lowercase letters, digits or underscores"
+            f"invalid speaker id {shown}: use 1-63 lowercase letters, digits or underscores"
         )
     return speaker
 
@@ -130,15 +155,92 @@ def _is_not_found(exc: Exception) -> bool:
     return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()
 
 
+#: sqlite URI → (device, inode) of the database file MLflow's cached store has open.
+_OPENED: dict[str, tuple[int, int]] = {}
+
+
+def _forget_stores(uri: str) -> None:
+    """Drop MLflow's per-URI store caches and engines of ``uri``, so the next client opens the
+    database afresh."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    for holder in (
+        registry_utils._model_registry_store_registry,
+        tracking_utils._tracking_store_registry,
+    ):
+        if holder is not None:
+            type(holder)._get_store_with_resolved_uri.cache_clear()
+    for store in (TrackingStore, RegistryStore):
+        engines = getattr(store, "_engine_map", {})
+        with getattr(store, "_engine_map_lock", threading.Lock()):
+            engine = engines.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+
+
 class ModelRegistry:
     """Register, list, alias and resolve per-speaker components in MLflow."""
 
-    def __init__(self, tracking_uri: str | None = None, cache_dir: str | Path | None = None):
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        cache_dir: str | Path | None = None,
+        *,
+        create: bool = True,
+    ):
+        self.tracking_uri = tracking_uri or default_tracking_uri(create)
+        self.create = create
+        self.cache_dir = Path(cache_dir) if cache_dir else s2v_home() / "model-cache"
+        self._client: Any = None
+        self._identity: tuple[int, int] | None = None
+
+    @property
+    def where(self) -> str:
+        """Where the store is, for messages (a file path, or the server URI)."""
+        path = sqlite_path(self.tracking_uri)
+        return str(path) if path is not None else self.tracking_uri
+
+    @property
+    def client(self) -> Any:
+        """The MLflow client; with ``create=False``, RegistryUnavailableError while a sqlite
+        store is missing, and a fresh client when its file was replaced."""
         from mlflow import MlflowClient
 
-        self.tracking_uri = tracking_uri or default_tracking_uri()
-        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-        self.cache_dir = Path(cache_dir) if cache_dir else s2v_home() / "model-cache"
+        path = sqlite_path(self.tracking_uri)
+        identity = None
+        if path is not None:
+            try:
+                st = path.stat()
+                identity = (st.st_dev, st.st_ino)
+            except OSError:
+                if not self.create:
+                    raise RegistryUnavailableError(
+                        f"model registry unavailable: no registry at {path} (set S2V_HOME or "
+                        "MLFLOW_TRACKING_URI, or --tracking-uri)"
+                    ) from None
+        if identity != _OPENED.get(self.tracking_uri, identity):
+            _forget_stores(
+                self.tracking_uri
+            )  # MLflow caches a store (and its open database) per URI
+            self._client = None
+        if self._client is None or identity != self._identity:
+            self._client = MlflowClient(
+                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+            )
+            self._identity = identity
+        if identity is not None:
+            _OPENED[self.tracking_uri] = identity
+        return self._client
+
+    def _unavailable(self, exc: Exception) -> RegistryUnavailableError:
+        """A read that failed for another reason than not-found: the store is unreachable."""
+        self._client = None  # reconnect on the next call
+        _forget_stores(self.tracking_uri)
+        kind = type(exc).__name__
+        return RegistryUnavailableError(f"model registry unavailable at {self.where} ({kind})")
 
     # ------------------------------------------------------------------ writing
 
@@ -223,10 +325,12 @@ class ModelRegistry:
         name = model_name(speaker, component)
         try:
             mv = self.client.get_model_version(name, str(version))
+        except RegistryUnavailableError:
+            raise
         except Exception as exc:
             if _is_not_found(exc):
                 raise NotFoundError(f"no version {version} of model {name}") from None
-            raise
+            raise self._unavailable(exc) from exc
         return self._ref(speaker, component, mv)
 
     def by_alias(self, speaker: str, component: str, alias: str = DEFAULT_ALIAS) -> ModelVersionRef:
@@ -234,23 +338,36 @@ class ModelRegistry:
         name = model_name(speaker, component)
         try:
             mv = self.client.get_model_version_by_alias(name, alias)
+        except RegistryUnavailableError:
+            raise
         except Exception as exc:
             if _is_not_found(exc):
                 raise NotFoundError(f"no model {name}@{alias}") from None
-            raise
+            raise self._unavailable(exc) from exc
         return self._ref(speaker, component, mv, alias)
 
     def versions(self, speaker: str, component: str) -> list[ModelVersionRef]:
         """All versions of a component, newest first."""
         name = model_name(speaker, component)
-        found = self.client.search_model_versions(f"name = '{name}'")
+        try:
+            found = self.client.search_model_versions(f"name = '{name}'")
+        except RegistryUnavailableError:
+            raise
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
         refs = [self._ref(speaker, component, mv) for mv in found]
         return sorted(refs, key=lambda r: int(r.version), reverse=True)
 
     def speakers(self) -> dict[str, list[str]]:
         """Registered speakers and their components."""
         out: dict[str, list[str]] = {}
-        for rm in self.client.search_registered_models(filter_string=f"name LIKE '{PREFIX}-%'"):
+        try:
+            found = self.client.search_registered_models(filter_string=f"name LIKE '{PREFIX}-%'")
+        except RegistryUnavailableError:
+            raise
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        for rm in found:
             parsed = parse_model_name(rm.name)
             if parsed:
                 out.setdefault(parsed[0], []).append(parsed[1])
@@ -266,9 +383,15 @@ class ModelRegistry:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{ref.version}-", dir=target.parent))
         try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=ref.source, dst_path=str(tmp), tracking_uri=self.tracking_uri
-            )
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=ref.source, dst_path=str(tmp), tracking_uri=self.tracking_uri
+                )
+            except Exception as exc:
+                raise RegistryUnavailableError(
+                    f"model registry unavailable: artifacts of {ref.name} v{ref.version} "
+                    f"could not be fetched ({type(exc).__name__})"
+                ) from exc
             (Path(local) / _COMPLETE).write_text(ref.run_id)
             if target.exists():
                 shutil.rmtree(target)

@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA = REPO_ROOT / "infra"
 APPS = ("transcription", "audio_to_pose", "key_pose", "renderer", "gateway")
 SERVICERS = (
+    "services.proxy_guard.add_guard_to_server",
     "speech2video_api.v1.transcription_pb2_grpc.add_TranscriptionServicer_to_server",
     "speech2video_api.v1.audio_to_pose_pb2_grpc.add_AudioToPoseServicer_to_server",
     "speech2video_api.v1.key_pose_pb2_grpc.add_KeyPoseServicer_to_server",

@@ -93,7 +93,14 @@ def test_secrets_by_reference_and_non_root() -> None:
     for name, doc in manifests():
         for container in _containers(doc):
             for env in container.get("env", []):
-                if any(word in env["name"] for word in SECRETISH) and "value" in env:
+                mounted = env["name"].endswith("_FILE") and env.get("value", "").startswith(
+                    "/var/run/secrets/"
+                )  # a path to a mounted Secret, not a secret
+                if (
+                    any(word in env["name"] for word in SECRETISH)
+                    and "value" in env
+                    and not mounted
+                ):
                     value = env["value"]
                     assert "$(" in value or not value, f"{name}: {env['name']} given inline"
                     assert "valueFrom" not in env

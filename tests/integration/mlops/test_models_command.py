@@ -75,20 +75,26 @@ def test_register_list_promote_refuse_force_rollback(s2v, tmp_path: Path) -> Non
 
 
 def test_errors_are_one_line(s2v, tmp_path: Path) -> None:
-    code, out, _ = s2v("models", "list")
-    assert code == 0 and "no registered models" in out
-    for args in (("models", "list", "nobody"), ("models", "promote", "nobody"),
-                 ("models", "rollback", "nobody")):  # fmt: skip
-        code, _, err = s2v(*args)
-        assert code == 1 and err.count("\n") == 1
-        assert "no registered models for speaker 'nobody'" in err
+    home = tmp_path / "home"
+    for args in (("models", "list"), ("models", "list", "demo"), ("models", "promote", "demo"),
+                 ("models", "rollback", "demo")):  # fmt: skip
+        code, out, err = s2v(*args)  # no registry yet: none is made, the error says where
+        assert code == 1 and err.count("\n") == 1 and not out
+        assert f"no registry at {home / 'mlflow.db'}" in err
+    assert not (home / "mlflow.db").exists()
+    code, _, err = s2v("models", "list", "--tracking-uri", f"sqlite:///{tmp_path / 'other.db'}")
+    assert code == 1 and "other.db" in err and not (tmp_path / "other.db").exists()
     code, _, err = s2v("models", "register", "demo", "audio_to_pose",
                        _component(tmp_path, "x"), "--metric", "mouth_px")  # fmt: skip
     assert code == 1 and "NAME=VALUE" in err
     code, _, err = s2v("models", "register", "demo", "vocoder", _component(tmp_path, "y"))
     assert code == 1 and "unknown component" in err
-    code, _, err = s2v("models", "list", "--tracking-uri", f"sqlite:///{tmp_path / 'other.db'}")
-    assert code == 0
+    _register(s2v, tmp_path, "1", 2.0)  # registering makes the registry
+    for args in (("models", "list", "nobody"), ("models", "promote", "nobody"),
+                 ("models", "rollback", "nobody")):  # fmt: skip
+        code, _, err = s2v(*args)
+        assert code == 1 and err.count("\n") == 1
+        assert "no registered models for speaker 'nobody'" in err
 
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "data-science.md"

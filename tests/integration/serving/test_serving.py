@@ -66,6 +66,18 @@ def _meta(token: str | None = TOKEN) -> tuple[tuple[str, str], ...]:
     return tuple(meta)
 
 
+def _stage_meta(speaker: str, app: str = "renderer") -> tuple[tuple[str, str], ...]:
+    """Metadata of a stage call: the service token the gateway sends (stages take no other)."""
+    from services.auth import stage_tokens
+
+    token = stage_tokens().token()
+    return (
+        ("application", app),
+        ("multiplexed_model_id", speaker),
+        ("authorization", f"Bearer {token}"),
+    )
+
+
 def _run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
@@ -135,7 +147,7 @@ def test_streamed_video_equals_rendering_the_final_motion(cluster: Cluster) -> N
 
     async def render() -> list:
         request = renderer_pb2.RenderVideoRequest(poses=motion.poses, audio=speech)
-        meta = (("application", "renderer"), ("multiplexed_model_id", "alice"))
+        meta = _stage_meta("alice")
         async with grpc.aio.insecure_channel(cluster.target) as channel:
             stub = renderer_pb2_grpc.RendererStub(channel)
             return [r.chunk async for r in stub.RenderVideo(request, metadata=meta)]
@@ -261,7 +273,7 @@ def test_render_stream_arrives_piece_by_piece(cluster: Cluster) -> None:
 
         motion = Motion(np.zeros((60, 106), np.float32), 15.0, speaker="alice")
         request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), chunk_frames=5)
-        meta = (("application", "renderer"), ("multiplexed_model_id", "alice"))
+        meta = _stage_meta("alice")
         seen: list[tuple[int, bool]] = []
         async with grpc.aio.insecure_channel(cluster.target) as channel:
             call = renderer_pb2_grpc.RendererStub(channel).RenderVideo(request, metadata=meta)
@@ -383,7 +395,7 @@ def test_a_flooded_stage_answers_resource_exhausted_and_recovers(cluster: Cluste
 
     motion = Motion(np.zeros((30, 106), np.float32), 15.0, speaker="alice")
     request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), chunk_frames=10)
-    meta = (("application", "renderer"), ("multiplexed_model_id", "alice"))
+    meta = _stage_meta("alice")
 
     async def one(channel: grpc.aio.Channel) -> str:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -34,3 +35,49 @@ def test_torch_threads_default_leaves_the_setting_and_rejects_negatives() -> Non
     assert Args().torch_threads == 0
     with pytest.raises(ValueError, match="torch_threads"):
         Args(torch_threads=-1)
+
+
+def test_a_cancelled_render_stops_within_one_frame() -> None:
+    """The caller goes while the second piece is being rendered: the rendering thread renders
+    at most the frame it is on, then stops (it does not finish the job for nobody)."""
+    import time
+
+    import numpy as np
+
+    from services.renderer.app import frames_until
+    from speech2video.body.motion_file import Motion
+
+    cancelled = threading.Event()
+    pulled: list[int] = []
+    stopped = threading.Event()
+
+    def pieces() -> Iterator[int]:
+        try:
+            for i, _ in enumerate(frames_until(Motion(np.zeros((500, 106)), 15.0), cancelled)):
+                time.sleep(0.01)  # rendering a frame
+                pulled.append(i)
+                if (i + 1) % 5 == 0:
+                    yield i
+        finally:  # RenderCancelledError, or closed before it asked for the next frame
+            stopped.set()
+
+    async def caller_goes_after_the_first_piece() -> int:
+        first = asyncio.Event()
+
+        async def render() -> None:
+            try:
+                async for _ in _in_thread(pieces()):
+                    first.set()
+            finally:
+                cancelled.set()  # what the renderer app does when its caller goes
+
+        task = asyncio.ensure_future(render())
+        await first.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return len(pulled)
+
+    at_cancel = asyncio.run(caller_goes_after_the_first_piece())
+    assert stopped.wait(10)
+    assert len(pulled) <= at_cancel + 1 < 500  # ended by the cancel, not by running out
