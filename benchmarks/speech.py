@@ -24,7 +24,7 @@ import numpy as np
 
 from speech2video.audio.alignment import (
     align,
-    match_words,
+    onset_errors,
     refine_word_times,
     transcript_words,
     word_error_rate,
@@ -33,7 +33,7 @@ from speech2video.audio.io import Audio, decode
 from speech2video.audio.textgrid import WORD_TIERS, read_textgrid
 from speech2video.audio.transcriber import get_transcriber
 from speech2video.audio.tts import synthesize
-from speech2video.motion.words import Word, normalize_word
+from speech2video.motion.words import Word
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALIGN_ENGINES = ("pocketsphinx", "whisper", "hybrid")
@@ -91,17 +91,6 @@ def recordings(directory: Path) -> list[Recording]:
         if text and text.isascii():  # the default model is English only
             out.append(Recording(audio.stem, audio, text, reference))
     return out
-
-
-def onset_errors(reference: list[Word], hypothesis: list[Word]) -> np.ndarray:
-    """|onset difference| in seconds for words the two sequences share (edit-distance matched)."""
-    errs = []
-    for i, j in match_words([w.word for w in reference], [w.word for w in hypothesis]):
-        if i is None or j is None:
-            continue
-        if normalize_word(reference[i].word) == normalize_word(hypothesis[j].word):
-            errs.append(abs(reference[i].start - hypothesis[j].start))
-    return np.asarray(errs, np.float64)
 
 
 @dataclass

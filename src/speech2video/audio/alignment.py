@@ -125,6 +125,21 @@ def word_error_rate(ref: Sequence[str], hyp: Sequence[str]) -> float:
     return errors / len(ref)
 
 
+def onset_errors(reference: Sequence[Word], hypothesis: Sequence[Word]) -> np.ndarray:
+    """|onset difference| (s) for each word the two share, matched by edit distance.
+
+    returns: (K,) float64, one entry per matched pair whose words are the same after
+    :func:`~speech2video.motion.words.normalize_word`
+    """
+    errs = []
+    for i, j in match_words([w.word for w in reference], [w.word for w in hypothesis]):
+        if i is None or j is None:
+            continue
+        if normalize_word(reference[i].word) == normalize_word(hypothesis[j].word):
+            errs.append(abs(reference[i].start - hypothesis[j].start))
+    return np.asarray(errs, np.float64)
+
+
 def _cmu_pronunciation(word: str) -> str | None:
     from speech2video.audio.tts import get_synthesizer
 

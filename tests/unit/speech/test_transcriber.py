@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from speech2video.audio.alignment import match_words, word_error_rate
+from speech2video.audio.alignment import onset_errors, word_error_rate
 from speech2video.audio.io import Audio, AudioError, write_wav
 from speech2video.audio.transcriber import (
     Transcript,
@@ -17,20 +17,6 @@ from speech2video.audio.transcriber import (
 )
 from speech2video.audio.whisper_engine import WhisperTranscriber, split_points
 from speech2video.errors import NotFoundError
-from speech2video.motion.words import normalize_word
-
-
-def _onset_errors(reference, hypothesis) -> np.ndarray:
-    pairs = match_words([w.word for w in reference], [w.word for w in hypothesis])
-    return np.array(
-        [
-            abs(reference[i].start - hypothesis[j].start)
-            for i, j in pairs
-            if i is not None
-            and j is not None
-            and normalize_word(reference[i].word) == normalize_word(hypothesis[j].word)
-        ]
-    )
 
 
 def test_tts_sentence_is_transcribed_with_word_times(spoken_sentence) -> None:
@@ -39,7 +25,7 @@ def test_tts_sentence_is_transcribed_with_word_times(spoken_sentence) -> None:
     assert (result.engine, result.language) == ("whisper", "en")
     ref = [w.word for w in spoken_sentence.words]
     assert word_error_rate(ref, [w.word for w in result.words]) <= 0.25
-    errs = _onset_errors(spoken_sentence.words, result.words)
+    errs = onset_errors(spoken_sentence.words, result.words)
     assert errs.size >= 0.75 * len(ref) and np.median(errs) <= 0.15
     assert all(0 <= w.start <= w.end <= spoken_sentence.audio.duration for w in result.words)
     assert all(0 <= w.confidence <= 1 for w in result.words)
@@ -94,7 +80,7 @@ def test_long_audio_is_cut_into_pieces_at_pauses(spoken_sentence) -> None:
         for w in spoken_sentence.words
     ]
     assert word_error_rate([w.word for w in ref], [w.word for w in words]) <= 0.25
-    assert np.median(_onset_errors(ref, words)) <= 0.15  # second piece offset correctly
+    assert np.median(onset_errors(ref, words)) <= 0.15  # second piece offset correctly
 
 
 def test_split_points_bound_every_piece() -> None:

@@ -10,25 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech2video.audio.alignment import match_words, refine_word_times
+from speech2video.audio.alignment import onset_errors, refine_word_times
 from speech2video.audio.io import decode
 from speech2video.audio.textgrid import load_textgrid_words, read_textgrid
 from speech2video.audio.transcriber import transcribe
 from speech2video.errors import InputError
-from speech2video.motion.words import Word, normalize_word
-
-
-def _onset_errors(reference: list[Word], hypothesis: list[Word]) -> np.ndarray:
-    pairs = match_words([w.word for w in reference], [w.word for w in hypothesis])
-    return np.array(
-        [
-            abs(reference[i].start - hypothesis[j].start)
-            for i, j in pairs
-            if i is not None
-            and j is not None
-            and normalize_word(reference[i].word) == normalize_word(hypothesis[j].word)
-        ]
-    )
 
 
 def test_shifted_words_are_put_back_and_an_outlier_stays_in_order(spoken_sentence) -> None:
@@ -61,8 +47,8 @@ def test_transcribe_refines_english_word_times_by_default(spoken_sentence) -> No
     coarse = transcribe(spoken_sentence.audio, refine_times=False)
     fine = transcribe(spoken_sentence.audio)
     assert [w.word for w in fine.words] == [w.word for w in coarse.words]
-    e_fine = _onset_errors(spoken_sentence.words, fine.words)
-    e_coarse = _onset_errors(spoken_sentence.words, coarse.words)
+    e_fine = onset_errors(spoken_sentence.words, fine.words)
+    e_coarse = onset_errors(spoken_sentence.words, coarse.words)
     assert e_fine.size >= 0.75 * len(spoken_sentence.words)
     assert np.median(e_fine) <= 0.03
     assert np.median(e_fine) < np.median(e_coarse)
@@ -75,7 +61,7 @@ def test_real_speech_onsets_within_30_ms_after_refinement(shared_data: Path) -> 
         pytest.skip(f"{wav} absent")
     truth = load_textgrid_words(wav.with_suffix(".TextGrid"))
     result = transcribe(decode(str(wav)))
-    errs = _onset_errors(truth, result.words)
+    errs = onset_errors(truth, result.words)
     assert errs.size >= 0.8 * len(truth)
     assert np.median(errs) <= 0.03
 
