@@ -118,14 +118,21 @@ def _copy_project(root: Path, workspace: Path) -> None:
         shutil.copytree(root / name, workspace / name, ignore=ignore)
 
 
-def workspace_params(base: dict[str, Any], speaker: str, holdout: list[str]) -> dict[str, Any]:
+def workspace_params(
+    base: dict[str, Any], speaker: str, holdout: list[str], render_size: int | None = None
+) -> dict[str, Any]:
     """``base`` with a real speaker's settings: their folder, detected keypoints and fitted
-    poses (no ground truth), the held-out pieces."""
+    poses (no ground truth), the held-out pieces, and the renderer framed on the speaker
+    (``skeletons.framing: speaker``) at ``render_size`` px (None: the base's ``max_side``)."""
     params = json.loads(json.dumps(base))  # a deep copy of plain data
     params["speaker_dir"] = f"data/raw/{speaker}"
     for stage in ("keypoints", "fit"):
         params.setdefault(stage, {})["use_ground_truth"] = False
     params.setdefault("split", {})["holdout"] = sorted(holdout)
+    skeletons = params.setdefault("skeletons", {})
+    skeletons["framing"] = "speaker"
+    if render_size is not None:
+        skeletons["max_side"] = int(render_size)
     return params
 
 
@@ -139,6 +146,7 @@ def prepare_workspace(
     piece_s: float = 20.0,
     holdout_fraction: float = 0.15,
     min_total_s: float = 4.0,
+    render_size: int | None = None,
     limits: Any = None,
     force: bool = False,
     log: Callable[[str], None] = print,
@@ -206,7 +214,7 @@ def prepare_workspace(
         }
         (ws.speaker_dir / "speaker.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
         held = [p.name for p in pieces if p.held_out]
-        params = workspace_params(base, speaker, held)
+        params = workspace_params(base, speaker, held, render_size)
         (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         _init_repo(ws)
     except BaseException:

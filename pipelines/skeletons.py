@@ -1,9 +1,17 @@
 """Stage ``skeletons``: the renderer's training set — skeleton images paired with real frames.
 
 Draws every fitted frame with the speaker's body model and camera (the painter of paper §3.5)
-next to the ingested frame, at the render size: frames larger than ``skeletons.max_side`` are
-scaled down (camera intrinsics scaled with them). Also writes ``models/body_model``: the speaker
-profile at the render size, the component the renderer is served with.
+next to the ingested frame, at the render size. ``skeletons.framing``:
+
+- ``full`` (the default): the whole frame, scaled so its longer side is at most ``max_side``;
+- ``speaker``: the crop that holds the speaker's detected keypoints over all recordings (with a
+  margin), scaled so its longer side is ``max_side`` (render/framing.py): a real person filmed
+  with room around them keeps their face and hands at several times the pixels. The served
+  profile then carries the framing and a background plate (the median of ``plate_frames``
+  frames), so synthesis puts the rendered crop back into the recording's frame.
+
+The camera's intrinsics follow the crop and scale. Also writes ``models/body_model``: the
+speaker profile at the render size, the component the renderer is served with.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from pathlib import Path
 
 import cv2
 
-from pipelines.recordings import FIT_DIR, INGEST_DIR, MODELS_DIR, SKELETONS_DIR
+from pipelines.recordings import FIT_DIR, INGEST_DIR, KEYPOINTS_DIR, MODELS_DIR, SKELETONS_DIR
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 
 
@@ -35,18 +43,61 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def speaker_framing(max_side: int, source: tuple[int, int], plate_frames: int = 30):
+    """The framing around the speaker's keypoints in every recording, with its background plate
+    (the median of ``plate_frames`` ingested frames spread over the recordings)."""
+    import numpy as np
+
+    from speech2video.fitting.keypoint_set import load_keypoints
+    from speech2video.render.framing import Framing, background_plate, framing_from_points
+
+    files = sorted(KEYPOINTS_DIR.glob("*.npz"))
+    if not files:
+        raise StageError(f"{KEYPOINTS_DIR}: no keypoints to frame the speaker with")
+    points = []
+    for path in files:
+        kp = load_keypoints(path)
+        points.append(kp.joints[kp.joint_conf > 0.3])
+        points.append(kp.landmarks[kp.landmark_conf > 0.3])
+    framing = framing_from_points(np.concatenate(points), source, max_side)
+    frames = sorted(INGEST_DIR.glob("*/frames/*.png"))
+    count = min(plate_frames, len(frames))
+    picked = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, count).round()]
+    images = [cv2.imread(str(f))[:, :, ::-1] for f in dict.fromkeys(picked)]
+    plate = background_plate([im for im in images if im.shape[:2] == source[::-1]], framing)
+    return Framing(**{**framing.to_dict(), "background": plate})
+
+
 def main() -> None:
     from speech2video.body.motion_file import load_motion
     from speech2video.model_set import SpeakerProfile, load_speaker_profile, save_speaker_profile
+    from speech2video.render.framing import crop_frame
     from speech2video.render.skeleton_painter import SkeletonPainter
     from speech2video.render.skeleton_video import draw_motion
 
     p = load_params().get("skeletons") or {}
     profile = load_speaker_profile(FIT_DIR / "body_model")
-    width, height, scale = render_size(profile.width, profile.height, int(p.get("max_side", 512)))
+    max_side = int(p.get("max_side", 512))
+    mode = str(p.get("framing", "full"))
     cam = profile.camera
+    framing = None
+    if mode == "full":
+        width, height, scale = render_size(profile.width, profile.height, max_side)
+        x0 = y0 = 0
+    elif mode == "speaker":
+        framing = speaker_framing(
+            max_side, (profile.width, profile.height), int(p.get("plate_frames", 30))
+        )
+        (width, height), scale = framing.render_size, framing.scale
+        x0, y0 = framing.x, framing.y
+    else:
+        raise StageError(f"params skeletons.framing must be 'full' or 'speaker'; got {mode!r}")
     camera = dataclasses.replace(
-        cam, fx=cam.fx * scale, fy=cam.fy * scale, cx=cam.cx * scale, cy=cam.cy * scale
+        cam,
+        fx=cam.fx * scale,
+        fy=cam.fy * scale,
+        cx=(cam.cx - x0) * scale,
+        cy=(cam.cy - y0) * scale,
     )
     painter = SkeletonPainter(width, height)
     motions = sorted((FIT_DIR / "motion").glob("*.npz"))
@@ -67,13 +118,20 @@ def main() -> None:
                 name = f"{i:06d}.png"
                 cv2.imwrite(str(out / rec / "skeleton" / name), image[:, :, ::-1])
                 frame = cv2.imread(str(frame_path))
-                if frame.shape[:2] != (height, width):
+                if framing is not None:
+                    cv2.imwrite(str(out / rec / "frames" / name), crop_frame(frame, framing))
+                elif frame.shape[:2] != (height, width):
                     frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
                     cv2.imwrite(str(out / rec / "frames" / name), frame)
                 else:
                     _link_or_copy(frame_path, out / rec / "frames" / name)
-        (out / "size.json").write_text(json.dumps({"width": width, "height": height}) + "\n")
-    served = SpeakerProfile(profile.speaker, profile.fps, width, height, profile.body_model, camera)
+        size = {"width": width, "height": height}
+        if framing is not None:
+            size["framing"] = framing.to_dict()
+        (out / "size.json").write_text(json.dumps(size) + "\n")
+    served = SpeakerProfile(
+        profile.speaker, profile.fps, width, height, profile.body_model, camera, framing
+    )
     with stage_output(MODELS_DIR / "body_model") as out:
         save_speaker_profile(out, served)
 

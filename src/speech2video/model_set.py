@@ -13,8 +13,9 @@ renderer               renderer checkpoint (``config.json`` + ``generator.safete
 key_pose_dictionary    ``dictionary.yaml`` + ``clips/*.npy``:
                        :meth:`speech2video.motion.keypose_dictionary.KeyPoseDictionary.load`
 body_model             ``profile.json`` (speaker, fps, image size, body model kind),
-                       ``skeleton.npz`` (open skeleton: rest joints, hand basis, face model)
-                       and ``camera.json``: :func:`load_speaker_profile`
+                       ``skeleton.npz`` (open skeleton: rest joints, hand basis, face model),
+                       ``camera.json`` and, when the renderer works on a crop of the frame,
+                       ``framing.json`` + ``background.png``: :func:`load_speaker_profile`
 =====================  ========================================================================
 """
 
@@ -59,6 +60,8 @@ class SpeakerProfile:
 
     fps: video frame rate of the speaker's recordings (and of generated motion)
     width, height: skeleton/render image size in pixels
+    framing: where the rendered image sits in the recording's frame, with the background plate
+    (:class:`speech2video.render.framing.Framing`); None: the image is the whole frame
     """
 
     speaker: str
@@ -67,6 +70,7 @@ class SpeakerProfile:
     height: int
     body_model: Any  # speech2video.body.body_model.BodyModel
     camera: Any  # speech2video.body.camera.PinholeCamera
+    framing: Any = None  # speech2video.render.framing.Framing | None
 
 
 def save_speaker_profile(directory: str | Path, profile: SpeakerProfile) -> Path:
@@ -87,6 +91,15 @@ def save_speaker_profile(directory: str | Path, profile: SpeakerProfile) -> Path
         "body_model": "skeleton",
     }
     (out / PROFILE_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    if profile.framing is not None:
+        from speech2video.render.framing import save_framing
+
+        if profile.framing.render_size != (profile.width, profile.height):
+            raise InputError(
+                f"framing renders {profile.framing.render_size}; the profile is "
+                f"{profile.width}x{profile.height}"
+            )
+        save_framing(out, profile.framing)
     return out
 
 
@@ -107,6 +120,8 @@ def load_speaker_profile(directory: str | Path) -> SpeakerProfile:
     for key in ("speaker", "fps", "width", "height"):
         if key not in meta:
             raise InputError(f"{src / PROFILE_FILE} lacks the key '{key}'")
+    from speech2video.render.framing import load_framing
+
     return SpeakerProfile(
         str(meta["speaker"]),
         float(meta["fps"]),
@@ -114,6 +129,7 @@ def load_speaker_profile(directory: str | Path) -> SpeakerProfile:
         int(meta["height"]),
         OpenSkeletonModel.load(src / SKELETON_FILE),
         camera,
+        load_framing(src),
     )
 
 

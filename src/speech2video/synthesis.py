@@ -120,7 +120,9 @@ def render_frames(
     chunk_frames: int,
 ) -> Iterator[np.ndarray]:
     """Rendered RGB frames (height, width, 3) uint8, lazily, of a motion or of pose blocks
-    (T_i, 106) arriving one after another; each frame is yielded as soon as it is rendered."""
+    (T_i, 106) arriving one after another; each frame is yielded as soon as it is rendered.
+    With a framing in the profile the rendered crop is put back into the recording's frame
+    (its aspect ratio, over the background plate): frames are then ``framing.frame_size``."""
     from speech2video.render.skeleton_painter import SkeletonPainter
     from speech2video.render.skeleton_video import draw_motion, draw_pose_blocks
 
@@ -129,7 +131,13 @@ def render_frames(
         skeletons = draw_motion(poses, profile.body_model, profile.camera, painter, chunk_frames)
     else:
         skeletons = draw_pose_blocks(poses, profile.body_model, profile.camera, painter)
-    return renderer.render_images(skeletons, chunk=1)
+    frames = renderer.render_images(skeletons, chunk=1)
+    if profile.framing is None:
+        return frames
+    from speech2video.render.framing import composite
+
+    framing = profile.framing
+    return (composite(frame, framing) for frame in frames)
 
 
 def render_pieces(

@@ -59,6 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.15,
         help="share of each recording's end held out for evaluation (default 0.15, ≥ 2 s)",
     )
+    p.add_argument(
+        "--render-size",
+        type=int,
+        default=512,
+        help="longer side (px) of the crop around the speaker the renderer works on (default 512;"
+        " the base params' skeletons.max_side when 0)",
+    )
     p.add_argument("--check-only", action="store_true", help="check the recordings and stop")
     p.add_argument("--no-run", action="store_true", help="prepare the workspace, do not train")
     p.add_argument("--force", action="store_true", help="replace an existing workspace")
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 language=args.language,
                 piece_s=args.piece_seconds,
                 holdout_fraction=args.holdout,
+                render_size=args.render_size or None,
                 force=args.force,
             )
         framework_log.seek(0)

@@ -37,11 +37,12 @@ def test_pieces_hold_out_the_end_of_each_recording() -> None:
 
 def test_workspace_params_are_a_real_speakers() -> None:
     base = {"speaker_dir": "data/demo_speaker", "keypoints": {"use_ground_truth": True}, "x": 1}
-    params = enrolment.workspace_params(base, "ann", ["b_p02", "a_p03"])
+    params = enrolment.workspace_params(base, "ann", ["b_p02", "a_p03"], render_size=512)
     assert params["speaker_dir"] == "data/raw/ann"
     assert params["keypoints"]["use_ground_truth"] is False
     assert params["fit"]["use_ground_truth"] is False
     assert params["split"]["holdout"] == ["a_p03", "b_p02"] and params["x"] == 1
+    assert params["skeletons"] == {"framing": "speaker", "max_side": 512}
     assert base["keypoints"]["use_ground_truth"] is True  # the base is not changed
 
 
@@ -94,7 +95,7 @@ def test_enrol_the_real_host_clip_end_to_end(
     cut_video(clip, short, 0.0, 4.5)
     tiny = enrolment.project_root() / "pipelines" / "params" / "tiny.yaml"
     argv = ["enrol", "oliver", str(short), "--workspace", str(ws), "--params", str(tiny)]
-    assert main([*argv, "--piece-seconds", "2"]) == 0
+    assert main([*argv, "--piece-seconds", "2", "--render-size", "96"]) == 0
     out = capsys.readouterr().out
     assert "stage 1/" in out and "register" in out and "s2v models promote oliver" in out
     params = yaml.safe_load((ws / "params.yaml").read_text())
@@ -102,6 +103,10 @@ def test_enrol_the_real_host_clip_end_to_end(
     pieces = sorted(p.name for p in (ws / "data/raw/oliver/recordings").iterdir())
     assert pieces == [f"show_half_oliver_p0{i}.mp4" for i in range(3)]
     assert "Feedback manager" not in out  # the detector's logging went to the log file
+    framing = json.loads((ws / "models/body_model/framing.json").read_text())
+    assert max(framing["width"], framing["height"]) * framing["scale"] == pytest.approx(96, abs=1)
+    assert framing["width"] < 1280  # the crop follows the host, not the whole frame
+    assert (ws / "models/body_model/background.png").is_file()
     words = json.loads((ws / "data/interim/features/words/show_half_oliver_p00.json").read_text())
     assert words["source"] == "stt" and len(words["words"]) >= 2
     registered = json.loads((ws / "metrics/registered.json").read_text())
