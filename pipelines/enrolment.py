@@ -46,6 +46,7 @@ PROJECT_DIRS = ("pipelines", "src/speech2video", "src/speech2video_mlops")
 SPEAKER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}
 STAGE_LINE = re.compile(r"Running stage '([\w-]+)'")
+DAG_NODE = re.compile(r'^"([^"]+)";$', re.M)
 
 
 @dataclass(frozen=True)
@@ -274,15 +275,10 @@ def run_pipeline(
     root = Path(workspace)
     env = pipeline_env(root)
     dvc = [sys.executable, "-m", "dvc"]
-    listed = subprocess.run(
-        [*dvc, "repro", "--dry", target],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    dag = subprocess.run(
+        [*dvc, "dag", "--dot", target], cwd=root, env=env, capture_output=True, text=True
     )
-    planned = STAGE_LINE.findall(listed.stdout)
+    planned = [n for n in DAG_NODE.findall(dag.stdout) if not n.endswith(".dvc")]
     total = len(planned) or 1
     log_path = root / "enrol.log"
     timings: list[StageTiming] = []
