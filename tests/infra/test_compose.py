@@ -60,13 +60,18 @@ def test_services_ports_health_and_start_order(compose) -> None:
     assert mlflow_env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://")
     assert mlflow_env["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
     head_env = services["ray-head"]["environment"]
-    for var in ("MLFLOW_TRACKING_URI", "S2V_MODEL_ALIAS", "S2V_GATEWAY_TOKEN", "S2V_GRPC_TARGET"):
+    for var in ("MLFLOW_TRACKING_URI", "S2V_MODEL_ALIAS", "S2V_GATEWAY_TOKEN_FILE",
+                "S2V_STAGE_TOKEN_FILE", "S2V_GRPC_TARGET"):  # fmt: skip
         assert var in head_env, f"ray-head lacks {var}"
 
 
 def test_secrets_come_from_the_environment_and_are_documented(compose) -> None:
     for name, service in compose["services"].items():
         for key, value in (service.get("environment") or {}).items():
+            if key.endswith("_FILE") and str(value).startswith("/run/secrets/"):
+                secret = str(value).rsplit("/", 1)[1]  # a mounted Compose secret: a path
+                assert secret in compose["secrets"] and secret in service.get("secrets", [])
+                continue
             if any(word in key for word in SECRETISH):
                 assert re.fullmatch(r"\$\{\w+(:?[?-][^}]*)?\}", str(value)), (
                     f"{name}: {key} must come from the environment, not the file"
@@ -75,6 +80,7 @@ def test_secrets_come_from_the_environment_and_are_documented(compose) -> None:
     used = set(re.findall(r"\$\{(\w+)", text))
     example = (COMPOSE_DIR / ".env.example").read_text()
     documented = set(re.findall(r"^(\w+)=", example, flags=re.M))
+    used |= {secret["environment"] for secret in compose.get("secrets", {}).values()}
     assert used <= documented, f"missing from .env.example: {sorted(used - documented)}"
     assert ".env" in (COMPOSE_DIR / ".gitignore").read_text().split()
 
