@@ -9,7 +9,7 @@ import grpc
 from ray import serve
 
 from services.errors import RpcError
-from services.speaker_models import Loader, ModelSnapshot, SpeakerModels
+from services.speaker_models import Loader, ModelSnapshot, SpeakerModels, pins_from_metadata
 from speech2video.model_set import load_component
 from speech2video_mlops.registry import check_speaker
 
@@ -36,8 +36,9 @@ def speaker_model_getter(
     return getter
 
 
-async def request_models(getter: ModelGetter) -> ModelSnapshot:
-    """The models of this request's speaker (metadata ``multiplexed_model_id``)."""
+async def request_models(getter: ModelGetter, grpc_context: Any = None) -> ModelSnapshot:
+    """The models of this request's speaker (metadata ``multiplexed_model_id``), at the
+    versions the gateway pinned for the request (metadata ``s2v-model-versions``) if any."""
     speaker = serve.get_multiplexed_model_id()
     if not speaker:
         raise RpcError(
@@ -45,4 +46,6 @@ async def request_models(getter: ModelGetter) -> ModelSnapshot:
             "missing the speaker id: send metadata multiplexed_model_id=<speaker>",
         )
     check_speaker(speaker)  # INVALID_ARGUMENT before Serve's multiplexer or the registry
-    return (await getter(speaker)).snapshot()
+    pins = pins_from_metadata(grpc_context.invocation_metadata()) if grpc_context else {}
+    models = await getter(speaker)
+    return await models.pinned(pins) if pins else models.snapshot()

@@ -7,6 +7,10 @@ older than ``refresh_s``, a background check (one at a time) resolves the alias 
 version is downloaded and loaded off the event loop and then replaces the snapshot in one
 assignment. If the registry cannot be reached the loaded models keep serving (a warning is
 logged); only a speaker never loaded needs the registry.
+
+A request may be pinned to exact versions (:meth:`SpeakerModels.pinned`): the gateway resolves
+the alias once per request and every stage uses those versions, so a video made while an alias
+moves never mixes poses of one version with a rendering of another.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,8 @@ from speech2video_mlops.registry import DEFAULT_ALIAS, ModelRegistry, ModelVersi
 logger = logging.getLogger("ray.serve")
 Loader = Callable[[str, Path], Any]
 DEFAULT_REFRESH_S = float(os.environ.get("S2V_MODEL_REFRESH_S", "3"))
+#: Model sets other than the alias's kept per speaker for requests pinned to them.
+MAX_PINNED = 2
 
 _REGISTRY: ModelRegistry | None = None
 _REGISTRY_LOCK = threading.Lock()
@@ -42,6 +49,29 @@ def registry() -> ModelRegistry:
         if _REGISTRY is None:
             _REGISTRY = ModelRegistry(create=False)
         return _REGISTRY
+
+
+#: Metadata key carrying a request's pinned versions: ``component=version,...``.
+PIN_METADATA = "s2v-model-versions"
+
+
+def pins_to_metadata(versions: dict[str, str]) -> str:
+    return ",".join(f"{c}={v}" for c, v in sorted(versions.items()))
+
+
+def pins_from_metadata(metadata: Any) -> dict[str, str]:
+    """The pinned versions in a call's metadata ({} when none); InputError when malformed."""
+    from speech2video.errors import InputError
+    from speech2video.model_set import COMPONENTS
+
+    value = next((str(v) for k, v in metadata or () if str(k).lower() == PIN_METADATA), "")
+    out: dict[str, str] = {}
+    for item in filter(None, value.split(",")):
+        component, _, version = item.partition("=")
+        if component not in COMPONENTS or not version.isdigit() or len(version) > 12:
+            raise InputError(f"metadata {PIN_METADATA}: expected component=version,...")
+        out[component] = version
+    return out
 
 
 def default_alias() -> str:
@@ -89,6 +119,7 @@ class SpeakerModels:
         self._snapshot: ModelSnapshot | None = None
         self._checked = 0.0
         self._refreshing: asyncio.Task[None] | None = None
+        self._pinned: OrderedDict[tuple[tuple[str, str], ...], ModelSnapshot] = OrderedDict()
 
     @classmethod
     async def open(cls, speaker: str, required: Sequence[str], **kwargs: Any) -> SpeakerModels:
@@ -98,6 +129,35 @@ class SpeakerModels:
         models._checked = time.monotonic()
         logger.info("loaded %s: %s", speaker, models._versions(models._snapshot))
         return models
+
+    async def pinned(self, versions: dict[str, str]) -> ModelSnapshot:
+        """The models at exactly ``versions`` (component → version, as the gateway resolved
+        them for one request) for the components this replica serves; the current snapshot
+        when it already matches, else those versions loaded (and kept, a few at a time), so
+        one video never mixes versions while an alias moves."""
+        current = self.snapshot()
+        wanted = {c: v for c, v in versions.items() if c in (*self.required, *self.optional)}
+        if all(c in current.refs and current.refs[c].version == v for c, v in wanted.items()):
+            return current
+        key = tuple(sorted(wanted.items()))
+        if key not in self._pinned:
+            self._pinned[key] = await asyncio.to_thread(self._load_versions, wanted, current)
+            while len(self._pinned) > MAX_PINNED:
+                self._pinned.popitem(last=False)
+        self._pinned.move_to_end(key)
+        return self._pinned[key]
+
+    def _load_versions(self, wanted: dict[str, str], current: ModelSnapshot) -> ModelSnapshot:
+        reg = registry()
+        refs = dict(current.refs)
+        models = dict(current.models)
+        for component, version in wanted.items():
+            if component in refs and refs[component].version == version:
+                continue
+            ref = replace(reg.version(self.speaker, component, version), alias=self.alias)
+            refs[component], models[component] = ref, self.loader(component, reg.download(ref))
+        logger.info("pinned %s to %s", self.speaker, _versions_of(refs))
+        return ModelSnapshot(self.speaker, refs, models)
 
     def snapshot(self) -> ModelSnapshot:
         """The current models; starts a background version check when due."""

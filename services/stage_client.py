@@ -8,6 +8,7 @@ deterministic, so a re-render gives the same pieces and those already passed on 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +30,7 @@ from services.convert import (
     words_to_pb,
 )
 from services.errors import RpcError, status_of
+from services.speaker_models import PIN_METADATA, pins_to_metadata
 from speech2video.body.motion_file import Motion
 from speech2video.motion.keypose_insertion import InsertionLogEntry
 from speech2video.motion.words import Word
@@ -84,10 +86,23 @@ class GrpcStages:
         self.timeout_s = timeout_s
         #: The service token the stages accept (``$S2V_STAGE_TOKEN_FILE``, re-read on change).
         self.tokens = stage_tokens()
+        #: The versions stage calls are pinned to (see :meth:`with_versions`); {}: the alias.
+        self.versions: dict[str, str] = {}
         self._channel: Any = None
 
+    def with_versions(self, versions: dict[str, str]) -> GrpcStages:
+        """A view for one request whose stage calls are pinned to ``versions`` (component →
+        version; sharing this client's channel)."""
+        self._ch()
+        view = copy.copy(self)
+        view.versions = dict(versions)
+        return view
+
     def _meta(self, app: str, speaker: str = "") -> tuple[tuple[str, str], ...]:
-        return _metadata(app, speaker, self.tokens.token())
+        meta = _metadata(app, speaker, self.tokens.token())
+        if speaker and self.versions:
+            meta = (*meta, (PIN_METADATA, pins_to_metadata(self.versions)))
+        return meta
 
     def _ch(self) -> Any:
         if self._channel is None:

@@ -71,7 +71,7 @@ class AudioToPose(AppMethods):
             check_timed_words(request.words.words, bounds, "words.words")
             check_number(request.words.duration_s, "words.duration_s", 0.01, bounds.max_seconds)
             check_language(request.words.language, "words.language")
-        models = await request_models(self.models)
+        models = await request_models(self.models, grpc_context)
         profile = models.get(BODY_MODEL)
         fps = float(request.fps) or profile.fps
         if source == "words":

@@ -24,6 +24,7 @@ from services.convert import (
 )
 from services.errors import RpcError, streaming_rpc, unary_rpc
 from services.limits import check_language, check_text, check_word_list
+from services.model_pins import ModelSetVersions
 from services.pipeline_runner import (
     MotionResult,
     SynthesisInput,
@@ -46,6 +47,7 @@ class Args(BaseModel):
     stage_timeout_s: float = Field(600.0, gt=0)
     #: Speakers whose body model (BVH export offsets) this replica keeps loaded.
     max_body_models: int = Field(16, ge=1)
+    model_alias: str | None = None  # None: $S2V_MODEL_ALIAS or production
 
 
 def _request_id(grpc_context: Any) -> str:
@@ -91,6 +93,8 @@ class Speech2Video(AppMethods):
     def __init__(self, args: Args) -> None:
         self.args = args
         self.stages = GrpcStages(args.grpc_target, args.stage_timeout_s)
+        #: Each request is pinned to the versions its speaker's alias points at when it starts.
+        self.versions = ModelSetVersions(args.model_alias)
         self.authorize = caller_tokens().check  # callers' tokens (none set: open)
         self._body_models: OrderedDict[str, Any] = OrderedDict()  # speaker → SpeakerModels (LRU)
 
@@ -102,8 +106,9 @@ class Speech2Video(AppMethods):
         self, request: pb.SynthesizeRequest, grpc_context: Any
     ) -> AsyncIterator[pb.SynthesizeResponse]:
         job = _input(request)
+        stages = self.stages.with_versions(await self.versions.resolve(job.speaker))
         index = 0
-        async for item in synthesize_video(self.stages, job, self.args.max_audio_seconds):
+        async for item in synthesize_video(stages, job, self.args.max_audio_seconds):
             if isinstance(item, VideoSummary):
                 yield pb.SynthesizeResponse(result=self._summary(item, grpc_context))
             else:
@@ -114,7 +119,9 @@ class Speech2Video(AppMethods):
     async def SynthesizeMotion(  # noqa: N802 - the RPC name
         self, request: pb.SynthesizeMotionRequest, grpc_context: Any
     ) -> pb.SynthesizeMotionResponse:
-        result = await synthesize_motion(self.stages, _input(request), self.args.max_audio_seconds)
+        job = _input(request)
+        stages = self.stages.with_versions(await self.versions.resolve(job.speaker))
+        result = await synthesize_motion(stages, job, self.args.max_audio_seconds)
         reply = pb.SynthesizeMotionResponse(
             poses=motion_to_pb(result.motion),
             words=words_to_pb(result.words),

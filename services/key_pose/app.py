@@ -72,7 +72,7 @@ class KeyPose(AppMethods):
             )
         words = words_from_pb(request.words)
         options = key_pose_options_from_pb(request.options)
-        models = await request_models(self.models)
+        models = await request_models(self.models, grpc_context)
         seed = (
             options.seed
             if options.seed is not None

@@ -151,7 +151,7 @@ class Renderer(AppMethods):
         self, request: pb.RenderVideoRequest, grpc_context: Any
     ) -> AsyncIterator[pb.RenderVideoResponse]:
         motion = motion_from_pb(request.poses, self._bounds.max_seconds)
-        async for reply in self._render(request, motion, motion):
+        async for reply in self._render(request, motion, motion, grpc_context):
             yield reply
 
     @streaming_rpc
@@ -184,21 +184,21 @@ class Renderer(AppMethods):
 
         feeder = asyncio.ensure_future(feed())
         try:
-            async for reply in self._render(first, head, blocks):
+            async for reply in self._render(first, head, blocks, grpc_context):
                 yield reply
         finally:
             feeder.cancel()
             blocks.put(None)  # a rendering thread still waiting for poses ends
 
     async def _render(
-        self, request: pb.RenderVideoRequest, head: Any, poses: Any
+        self, request: pb.RenderVideoRequest, head: Any, poses: Any, grpc_context: Any
     ) -> AsyncIterator[pb.RenderVideoResponse]:
         chunk = check_chunk_frames(request.chunk_frames, "chunk_frames")
         first = check_chunk_frames(request.first_chunk_frames, "first_chunk_frames")
         audio = None
         if request.audio:
             audio = await asyncio.to_thread(decode_audio, request.audio, self._bounds)
-        models = await request_models(self.models)
+        models = await request_models(self.models, grpc_context)
         cancelled = threading.Event()
         pieces = synthesis.render_pieces(
             models.get(RENDERER),

@@ -155,6 +155,7 @@ def _is_not_found(exc: Exception) -> bool:
     return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()
 
 
+_DOWNLOAD_LOCK = threading.Lock()
 #: sqlite URI → (device, inode) of the database file MLflow's cached store has open.
 _OPENED: dict[str, tuple[int, int]] = {}
 
@@ -393,9 +394,11 @@ class ModelRegistry:
                     f"could not be fetched ({type(exc).__name__})"
                 ) from exc
             (Path(local) / _COMPLETE).write_text(ref.run_id)
-            if target.exists():
-                shutil.rmtree(target)
-            Path(local).rename(target)
+            with _DOWNLOAD_LOCK:  # a model being loaded from target is never swept away
+                if not (target / _COMPLETE).is_file():
+                    if target.exists():
+                        shutil.rmtree(target)
+                    Path(local).rename(target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target

@@ -628,6 +628,57 @@ async def _synthesize_all(stack: Stack, n: int, started: asyncio.Event) -> list[
         return list(await asyncio.gather(*(one(channel) for _ in range(n))))
 
 
+def test_a_promotion_under_load_never_mixes_versions(stack: Stack, tmp_path: Path) -> None:
+    """A new model set is promoted (aliases moved one by one, renderer first) while videos are
+    made: each video's lineage is one state the registry really was in, never poses of one
+    set with a rendering of another (the gateway pins each request to what it resolved)."""
+    from speech2video_mlops.registry import ModelRegistry
+    from tests.fixtures.model_sets import build_model_set
+
+    order = ("audio_to_pose", "body_model", "key_pose_dictionary", "renderer")
+    registry = ModelRegistry()
+    old = {c: registry.by_alias(SPEAKER, c, "production").version for c in order}
+    dirs = build_model_set(tmp_path / "v2", SPEAKER, seed=7)
+    new = {c: registry.register(SPEAKER, c, dirs[c]).version for c in order}
+    # the states the registry passes through, aliases moved in reverse order of `order`
+    states = {tuple(new[c] if i >= k else old[c] for i, c in enumerate(order)) for k in range(5)}
+
+    async def scenario() -> list[tuple[str, ...] | str]:
+        seen: list[tuple[str, ...] | str] = []
+        method = next(m for m in METHODS if m.name == "Synthesize")
+
+        async def videos(channel: grpc.aio.Channel, stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                code, details, replies = await call(
+                    channel, method, base_request(method), _meta(stack, method), timeout=120
+                )
+                TALLY.record("promotion: Synthesize", code, details)
+                if code != grpc.StatusCode.OK:
+                    seen.append(f"{code.name}: {details}")
+                    continue
+                models = {m.component: m.version for m in replies[-1].result.lineage.models}
+                seen.append(tuple(models[c] for c in order))
+
+        stop = asyncio.Event()
+        async with grpc.aio.insecure_channel(stack.target) as channel:
+            workers = [asyncio.ensure_future(videos(channel, stop)) for _ in range(3)]
+            await asyncio.sleep(2)
+            for component in reversed(order):
+                await asyncio.to_thread(
+                    registry.set_alias, SPEAKER, component, "production", new[component]
+                )
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(6)  # past the gateway's refresh: the new set is served
+            stop.set()
+            await asyncio.gather(*workers)
+        return seen
+
+    seen = _run(scenario())
+    print(f"\npromotion under load: {len(seen)} videos, {len(set(seen))} distinct sets")
+    assert all(isinstance(s, tuple) and s in states for s in seen), seen
+    assert seen[-1] == tuple(new[c] for c in order)
+
+
 def test_a_killed_renderer_replica_loses_no_call(stack: Stack) -> None:
     """kill -9 of the renderer replica under 8 concurrent callers: the gateway renders again
     on the replica Serve starts in its place and skips the pieces already sent; none fails."""

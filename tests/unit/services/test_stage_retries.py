@@ -96,3 +96,18 @@ def test_replayed_parts_are_all_sent_again_to_a_second_reader() -> None:
         return first, second
 
     assert asyncio.run(scenario()) == ([0, 1], [0, 1, 2, 3, 4])
+
+
+def test_a_pinned_view_sends_its_versions_to_every_speaker_stage() -> None:
+    async def scenario() -> None:
+        stages = stage_client.GrpcStages("127.0.0.1:1")
+        view = stages.with_versions({"renderer": "3", "body_model": "1"})
+        assert dict(view._meta("renderer", "alice"))["s2v-model-versions"] == (
+            "body_model=1,renderer=3"
+        )
+        assert "s2v-model-versions" not in dict(stages._meta("renderer", "alice"))
+        assert "s2v-model-versions" not in dict(view._meta("transcription"))
+        assert view._channel is stages._channel  # one channel for all requests
+        await stages.close()
+
+    asyncio.run(scenario())
