@@ -93,17 +93,25 @@ class RenderCancelledError(Exception):
     """Raised in the rendering thread once the caller has gone (cancel, deadline)."""
 
 
-def frames_until(source: Any, cancelled: threading.Event) -> Iterator[np.ndarray]:
-    """The poses of a Motion or of consecutive blocks, one frame at a time, as (1, 106) blocks;
-    raises :class:`RenderCancelledError` before the next frame once ``cancelled`` is set, so a
-    render stops within one frame of its caller going (the renderer asks for each frame's
-    skeleton just before rendering it; the pieces do not depend on how poses are split)."""
+#: Frames drawn per skeleton block (forward kinematics are batched); a cancel is seen between
+#: blocks, so a render stops within this many frames of its caller going.
+CANCEL_BLOCK_FRAMES = 4
+
+
+def frames_until(
+    source: Any, cancelled: threading.Event, block: int = CANCEL_BLOCK_FRAMES
+) -> Iterator[np.ndarray]:
+    """The poses of a Motion or of consecutive blocks, re-cut into blocks of at most ``block``
+    frames; raises :class:`RenderCancelledError` before the next block once ``cancelled`` is
+    set. The renderer asks for each block just before rendering its frames, so a render stops
+    within ``block`` frames of its caller going (the pieces do not depend on how the poses are
+    split)."""
     blocks = [source.poses] if isinstance(source, Motion) else source
-    for block in blocks:
-        for i in range(len(block)):
+    for poses in blocks:
+        for i in range(0, len(poses), block):
             if cancelled.is_set():
                 raise RenderCancelledError
-            yield block[i : i + 1]
+            yield poses[i : i + block]
 
 
 class _PoseBlocks:
