@@ -8,6 +8,12 @@ writes ``metrics/evaluation.json`` (flat: ``mouth_px``, ``mouth_px_mean_pose``,
 ``reports/evaluation/`` (report.md + figures), and logs both as the MLflow run ``evaluate``.
 Metric definitions: ``src/speech2video/evaluation``.
 
+Beside the mean-pose and shuffled-audio baselines, the model is scored fed other recordings of
+the speaker (the training recordings' audio, ``_other_audio``). A synthetic speaker's figures are
+labelled as the quick check they are (its mouth is a formula of its own audio); with
+``motion_source: mocap`` the truth is the converted motion capture and there are no frames, so
+mouth pixels and the renderer are not scored.
+
 Mouth pixels are measured in the keypoints' image (the ingested frames): the mouth is projected
 with the fitted speaker profile (``data/interim/fit/body_model``), falling back to
 ``models/body_model`` when the fit's is absent.
@@ -97,6 +103,12 @@ def _profile():  # -> SpeakerProfile
     raise StageError(f"{FIT_DIR / 'body_model'}: no speaker profile (run the fit stage first)")
 
 
+def _has_component(component: str) -> bool:
+    """A non-empty ``models/<component>`` (a skipped stage leaves an empty one)."""
+    directory = MODELS_DIR / component
+    return directory.is_dir() and any(directory.iterdir())
+
+
 def _read_frames(directory: Path, limit: int) -> list[np.ndarray]:
     from speech2video.render.renderer_data import read_rgb
 
@@ -148,6 +160,20 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
     profile = _profile()
     metrics: dict[str, float] = {}
     extra: dict[str, Any] = {"fps": clips[0].fps, "notes": [f"held-out recordings: {held}"]}
+    info = speaker_info(speaker_dir)
+    if info.get("synthetic"):
+        extra["notes"].insert(
+            0,
+            "synthetic speaker: a quick check only (its mouth is a formula of its own audio and "
+            "its gestures generated rhythms); fidelity on real speech needs a real speaker",
+        )
+    if params.get("motion_source") == "mocap":
+        extra["notes"].insert(0, "motion source: motion capture (truth = converted capture)")
+    other = [
+        np.load(FEATURES_DIR / f"{r}.npy", allow_pickle=False)
+        for r in train_ids
+        if (FEATURES_DIR / f"{r}.npy").is_file()
+    ]
     from speech2video.body.motion_file import load_motion
 
     train_poses = [
@@ -162,18 +188,19 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         ("audio_to_pose", "audio", "", base),
         ("text_to_pose", "text", "text_", None),
     ):
-        if not (MODELS_DIR / component).is_dir() or not any(source in c.inputs for c in clips):
+        if not _has_component(component) or not any(source in c.inputs for c in clips):
             extra["notes"].append(f"{component}: skipped (no model or no {source} inputs)")
             continue
         model = load_component(component, MODELS_DIR / component)
         ev = evaluate_motion(
-            clips, model, profile.body_model, profile.camera, baseline, source, seed, sigma, prefix
-        )
+            clips, model, profile.body_model, profile.camera, baseline, source, seed, sigma, prefix,
+            other if source == "audio" else (),
+        )  # fmt: skip
         metrics.update(ev.metrics)
         if not prefix:
             extra["motion"] = ev
             predictions = ev.predictions
-    if (MODELS_DIR / "key_pose_dictionary").is_dir():
+    if _has_component("key_pose_dictionary"):
         dictionary = load_component("key_pose_dictionary", MODELS_DIR / "key_pose_dictionary")
         pairs = [(predictions.get(c.name, c.fitted), list(c.words)) for c in clips if c.words]
         timing = keypose_timing(
@@ -182,12 +209,12 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         metrics["keypose_insertions"] = float(timing.count)
         if timing.count:
             metrics["keypose_within_1f"] = timing.fraction
-    if (MODELS_DIR / "renderer").is_dir():
+    if _has_component("renderer"):
         render = evaluate_renderer(held, p)
         if render is not None:
             metrics.update(render.metrics())
             extra["render"] = render
-    return metrics, {**extra, "speaker": speaker_info(speaker_dir)["speaker"], "params": p}
+    return metrics, {**extra, "speaker": info["speaker"], "params": p}
 
 
 def main() -> None:

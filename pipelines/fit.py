@@ -48,6 +48,12 @@ def main() -> None:
     from speech2video.model_set import SpeakerProfile, load_speaker_profile, save_speaker_profile
 
     params = load_params()
+    from pipelines.mocap_ingest import fit_mocap, motion_source
+
+    if motion_source(params) == "mocap":  # converted motion capture instead of a video fit
+        with stage_output(OUTPUT) as tmp:
+            fit_mocap(params, tmp)
+        return
     settings = dict(params.get("fit") or {})
     speaker_dir = Path(params.get("speaker_dir", "."))
     speaker = str(speaker_info(speaker_dir)["speaker"])

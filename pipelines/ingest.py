@@ -102,6 +102,12 @@ def main() -> None:
         )
     if "speaker_dir" not in params:
         raise StageError("params.yaml: lacks the key 'speaker_dir'")
+    from pipelines.mocap_ingest import ingest_mocap, motion_source
+
+    if motion_source(params) == "mocap":  # audio beside motion capture: no frames
+        with stage_output(OUTPUT) as tmp:
+            ingest_mocap(params, tmp)
+        return
     recordings = sorted((Path(params["speaker_dir"]) / "recordings").glob("*.mp4"))
     if not recordings:
         raise StageError(f"{Path(params['speaker_dir']) / 'recordings'}: no .mp4 recordings")

@@ -80,7 +80,11 @@ def main() -> None:
     params = load_params()
     settings = DEFAULTS | dict(params.get("keypoints") or {})
     speaker_dir = Path(params.get("speaker_dir", "."))
+    from pipelines.mocap_ingest import motion_source
+
     with stage_output(OUTPUT) as tmp:
+        if motion_source(params) == "mocap":
+            return  # motion capture: no video frames to detect keypoints in
         for rec in recordings():
             meta = json.loads((rec / "meta.json").read_text())
             if settings["use_ground_truth"]:

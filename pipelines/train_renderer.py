@@ -51,6 +51,15 @@ def main() -> None:
     from speech2video_mlops.tracking import TrainingRun
 
     params = load_params()
+    from pipelines.mocap_ingest import motion_source
+
+    if motion_source(params) == "mocap":  # no video: no renderer (register skips empty dirs)
+        with stage_output(MODELS_DIR / "renderer"):
+            pass
+        TRAINING_DIR.mkdir(parents=True, exist_ok=True)
+        with stage_file(METRICS_DIR / "train_renderer.json") as tmp:
+            tmp.write_text(json.dumps({"skipped": "motion_source: mocap (no video)"}) + "\n")
+        return
     p = dict(params.get("train_renderer") or {})
     speaker = speaker_info(params["speaker_dir"])["speaker"]
     config = renderer_config(p)

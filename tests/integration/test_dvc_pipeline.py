@@ -37,7 +37,8 @@ def pipeline_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     shutil.copy(REPO / "pipelines" / "params" / "tiny.yaml", root / "params.yaml")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=ignore)
-    shutil.copytree(REPO / "src" / "speech2video", root / "src" / "speech2video", ignore=ignore)
+    for package in ("speech2video", "speech2video_mlops"):  # the code dvc.yaml's deps name
+        shutil.copytree(REPO / "src" / package, root / "src" / package, ignore=ignore)
     env = {
         **os.environ,
         "S2V_HOME": str(root / ".s2v"),
