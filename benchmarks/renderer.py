@@ -1,10 +1,11 @@
 """Renderer benchmark: ``python -m benchmarks.renderer [--threads 2] [--frames 8]``.
 
 Prints a table: generator parameters, GFLOPs per frame (``FlopCounterMode``), and streaming
-frames per second (one stream, frames generated in order with carried state) on CPU for the demo
-config at 256² and 512² and the production config at 256². With CUDA it adds bf16 and
+frames per second (one stream, frames generated in order with carried state) on CPU per engine
+(torch, and ONNX Runtime when installed, with the PSNR between the two engines' frames) for the
+demo config at 256² and 512² and the production config at 256². With CUDA it adds bf16 and
 ``torch.compile`` fps at 512², the first frame of a stream, and a training step time.
-Timings: best of ``--repeats`` runs (the machine may be shared).
+Timings: best of ``--repeats`` runs, the engines measured in turn (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -56,6 +57,34 @@ def stream_fps(
     return frames / best_seconds(lambda: renderer.render_chunk(skel), renderer.device, repeats)
 
 
+def engines_fps(
+    generator: Vid2VidGenerator, size: int, frames: int, repeats: int
+) -> dict[str, float]:
+    """CPU fps of each engine (measured in turn, best of ``repeats`` rounds) and the PSNR (dB)
+    between their frames for the same skeletons (key ``psnr``; absent without onnxruntime)."""
+    from speech2video.evaluation.render_metrics import psnr
+    from speech2video.render import onnx_generator
+    from speech2video.render.renderer_data import to_uint8
+
+    names = ["torch"] + (["onnxruntime"] if onnx_generator.available() else [])
+    renderers = {
+        n: StreamingRenderer(generator, InferenceOptions(device="cpu", engine=n)) for n in names
+    }
+    skel = torch.rand(1, frames, 3, size, size) * 2 - 1
+    outputs = {n: r.render_chunk(skel).frames[0] for n, r in renderers.items()}  # warm-up
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(repeats):
+        for n, r in renderers.items():
+            start = time.perf_counter()
+            r.render_chunk(skel)
+            best[n] = min(best[n], time.perf_counter() - start)
+    out = {n: frames / s for n, s in best.items()}
+    if len(names) == 2:
+        a, b = (to_uint8(outputs[n]) for n in names)
+        out["psnr"] = min(psnr(x, y) for x, y in zip(a, b, strict=True))
+    return out
+
+
 def first_frame_ms(generator: Vid2VidGenerator, size: int, options: InferenceOptions) -> float:
     renderer = StreamingRenderer(generator, options)
     skel = torch.rand(1, 1, 3, size, size, device=renderer.device) * 2 - 1
@@ -81,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cpu = InferenceOptions(device="cpu", precision="fp32")
     rows: list[tuple[str, str, str, str]] = []
     for name in ("demo", "production"):
         gen = Vid2VidGenerator(preset(name).generator).eval()
@@ -91,8 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((name, "GFLOPs/frame", f"{size}²", f"{gflops_per_frame(gen, size):.2f}"))
         sizes = (256,) if name == "production" or args.skip_512 else (256, 512)
         for size in sizes:
-            fps = stream_fps(gen, size, cpu, args.frames, args.repeats)
-            rows.append((name, f"CPU fp32 fps ({args.threads} threads)", f"{size}²", f"{fps:.1f}"))
+            measured = engines_fps(gen, size, args.frames, args.repeats)
+            for engine, fps in measured.items():
+                if engine == "psnr":
+                    label, value = "PSNR torch vs onnxruntime (dB, worst frame)", f"{fps:.1f}"
+                else:
+                    label, value = f"CPU {engine} fps ({args.threads} threads)", f"{fps:.1f}"
+                rows.append((name, label, f"{size}²", value))
         if torch.cuda.is_available():
             for label, opts in (
                 ("CUDA fp32 fps", InferenceOptions(precision="fp32", channels_last=False)),
