@@ -16,6 +16,7 @@ import os
 import random
 import re
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -81,6 +82,7 @@ class Stack:
     target: str
     stage_token: str
     session_dir: str
+    http_port: int
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +103,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     register_model_set(ModelRegistry(), SPEAKER, root / "sets", seed=0)
     config = deploy.prepare_config(deploy.load_config(), *free_ports(2))
+    from tests.fixtures.audio_bombs import flac_bomb
+
+    bomb = threading.Thread(target=flac_bomb)  # made while Serve starts (cached)
+    bomb.start()
     try:
         target = deploy.start(config, num_cpus=2)
         import ray
 
         session = ray._private.worker._global_node.get_session_dir_path()
-        yield Stack(target, str(auth.stage_tokens().token()), session)
+        bomb.join()
+        yield Stack(
+            target, str(auth.stage_tokens().token()), session, config["http_options"]["port"]
+        )
     finally:
         deploy.shutdown()
         mp.undo()
@@ -520,13 +529,18 @@ def _own_address() -> str | None:
 
 
 def test_the_local_stack_listens_on_loopback_and_hides_its_tokens(stack: Stack) -> None:
-    """gRPC answers on 127.0.0.1 only; no token is in Ray's logs or a worker's environment."""
-    port = int(stack.target.rsplit(":", 1)[1])
+    """gRPC and HTTP answer on 127.0.0.1 only; no token is in Ray's logs or a process's
+    environment."""
+    grpc_port = int(stack.target.rsplit(":", 1)[1])
     address = _own_address()
-    if address is not None:
+    for port in (grpc_port, stack.http_port):
         with socket.socket() as sock:
             sock.settimeout(2)
-            assert sock.connect_ex((address, port)) != 0, f"gRPC reachable on {address}"
+            assert sock.connect_ex(("127.0.0.1", port)) == 0, f"nothing on 127.0.0.1:{port}"
+        if address is not None:
+            with socket.socket() as sock:
+                sock.settimeout(2)
+                assert sock.connect_ex((address, port)) != 0, f"{port} reachable on {address}"
     secrets = [stack.stage_token.encode(), *(t.encode() for t in CALLER_TOKENS)]
     found = []
     for path in Path(stack.session_dir).rglob("*"):
