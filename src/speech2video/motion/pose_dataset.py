@@ -122,11 +122,11 @@ class PoseSequenceDataset:
         )
 
     def split_blocks(self, val_fraction: float, block_s: float, seed: int = 0) -> DatasetSplit:
-        """Hold out every k-th block of ``block_s`` seconds of every utterance.
+        """Hold out every k-th block of ``block_s`` seconds, counting blocks over all utterances.
 
-        ``k = round(1 / val_fraction)``; the first held-out block of each utterance is chosen by
-        ``seed``. Training keeps the stretches between held-out blocks as utterances of their own
-        (so no training window spans a held-out block).
+        ``k = round(1 / val_fraction)``; the first held-out block is chosen by ``seed``. Each
+        utterance is cut into blocks (the last one may be shorter); training keeps the stretches
+        between held-out blocks as utterances of their own, so no training window spans one.
         """
         if not 0.0 < val_fraction < 1.0:
             raise InputError(f"block split: val_fraction must be in (0, 1); got {val_fraction}")
@@ -134,32 +134,29 @@ class PoseSequenceDataset:
             raise InputError(f"block_s must be > 0 seconds; got {block_s}")
         every = max(2, round(1.0 / val_fraction))
         offset = int(np.random.default_rng(seed).integers(0, every))
-        train: list[Utterance] = []
-        val: list[Utterance] = []
+        blocks = []  # (utterance, first frame, end frame)
         for u in self.utterances:
             frames = u.usable_frames(self.input_rate)
             size = max(2, round(block_s * u.fps))
-            n_blocks = math.ceil(frames / size)
-            if n_blocks < 2:
-                raise InputError(
-                    f"{u.name or 'utterance'} ({frames} frames) is shorter than two blocks "
-                    f"of {block_s:g} s"
-                )
-            held = {b for b in range(n_blocks) if b % every == offset % min(every, n_blocks)}
-            if len(held) == n_blocks:
-                held = {offset % n_blocks}
-            run: list[int] = []
-            for b in range(n_blocks + 1):
-                if b < n_blocks and b not in held:
-                    run.append(b)
-                    continue
-                if run:
-                    train.append(_cut(u, run[0] * size, min(frames, (run[-1] + 1) * size),
-                                      self.input_rate, "train"))  # fmt: skip
-                    run = []
-                if b < n_blocks:
-                    end = min(frames, (b + 1) * size)
-                    val.append(_cut(u, b * size, end, self.input_rate, "val"))
+            blocks += [(u, f0, min(frames, f0 + size)) for f0 in range(0, frames, size)]
+        if len(blocks) < 2:
+            raise InputError(
+                f"the data ({len(blocks)} block) is shorter than two blocks of {block_s:g} s"
+            )
+        held = [(k % every) == (offset % min(every, len(blocks))) for k in range(len(blocks))]
+        train: list[Utterance] = []
+        val: list[Utterance] = []
+        run: tuple[Utterance, int, int] | None = None
+        for (u, f0, f1), out in zip(blocks, held, strict=True):
+            if run is not None and (out or run[0] is not u):
+                train.append(_cut(run[0], run[1], run[2], self.input_rate, "train"))
+                run = None
+            if out:
+                val.append(_cut(u, f0, f1, self.input_rate, "val"))
+            else:
+                run = (u, run[1] if run is not None else f0, f1)
+        if run is not None:
+            train.append(_cut(run[0], run[1], run[2], self.input_rate, "train"))
         train = [t for t in train if t.poses.shape[0] >= 2]
         val = [v for v in val if v.poses.shape[0] >= 2]
         if not train or not val:

@@ -151,6 +151,10 @@ def test_block_split_holds_out_blocks_spread_over_the_recording() -> None:
         np.testing.assert_array_equal(u.poses, source[f0 : f0 + u.poses.shape[0]])
     with pytest.raises(InputError, match="shorter than two blocks"):
         one.split_blocks(0.25, block_s=10.0)
+    # several utterances: blocks are counted over all of them, so ~1 in 4 is held out
+    many = PoseSequenceDataset([jaw_follows_volume(i, seconds=2.0) for i in range(8)])
+    split = many.split_blocks(0.25, block_s=1.0)  # 16 blocks of 25 frames
+    assert sum(u.poses.shape[0] for u in split.val) == 4 * 25
 
 
 def test_early_stopping_schedule_and_part_normalisation() -> None:
