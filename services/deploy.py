@@ -47,10 +47,17 @@ def prepare_config(
     grpc_port: int | None = None,
     http_port: int | None = None,
     host: str | None = LOCAL_HOST,
+    renderer_gpus: float = 0.0,
 ) -> dict[str, Any]:
-    """A copy with the health servicer added, the ports replaced when given and the HTTP proxy
-    bound to ``host`` (None: as the config says; gRPC follows in :func:`start`)."""
+    """A copy with the health servicer added, the ports replaced when given, the HTTP proxy
+    bound to ``host`` (None: as the config says; gRPC follows in :func:`start`) and, with
+    ``renderer_gpus`` > 0, that many GPUs asked for each renderer replica (added to the
+    config's ``ray_actor_options``: the config is where Serve takes resources from)."""
     out = copy.deepcopy(config)
+    if renderer_gpus > 0:
+        for app in out.get("applications", []):
+            for dep in app.get("deployments", []) if app.get("name") == "renderer" else []:
+                dep.setdefault("ray_actor_options", {})["num_gpus"] = float(renderer_gpus)
     if host is not None:
         out.setdefault("http_options", {})["host"] = host
     grpc_options = out.setdefault("grpc_options", {})
@@ -65,6 +72,14 @@ def prepare_config(
     if http_port is not None:
         out.setdefault("http_options", {})["port"] = http_port
     return out
+
+
+def local_renderer_gpus() -> float:
+    """1 when this machine has a CUDA GPU torch can use (each renderer replica then asks Ray for
+    one), else 0."""
+    import torch
+
+    return 1.0 if torch.cuda.is_available() else 0.0
 
 
 def port_in_use(port: int) -> bool:

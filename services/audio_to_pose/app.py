@@ -38,7 +38,6 @@ class Args(BaseModel):
 
 @serve.deployment(
     name="AudioToPose",
-    ray_actor_options={"num_cpus": 0.2},
     max_ongoing_requests=8,
     max_queued_requests=32,
 )

@@ -83,7 +83,6 @@ def _input(request: Any) -> SynthesisInput:
 
 @serve.deployment(
     name="Speech2Video",
-    ray_actor_options={"num_cpus": 0.2},
     max_ongoing_requests=16,
     max_queued_requests=32,
 )

@@ -38,7 +38,6 @@ class Args(BaseModel):
 
 @serve.deployment(
     name="KeyPose",
-    ray_actor_options={"num_cpus": 0.1},
     max_ongoing_requests=16,
     max_queued_requests=64,
 )

@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -38,8 +38,6 @@ class Args(BaseModel):
     #: Frames in the first piece (small: it leaves early).
     first_chunk_frames: int = Field(synthesis.DEFAULT_FIRST_CHUNK_FRAMES, ge=1)
     max_audio_seconds: float = Field(120.0, gt=0)
-    #: auto: ask for one GPU when the cluster has one (at build time); never: CPU only.
-    gpu: Literal["auto", "never"] = "auto"
     #: CPU threads torch may use for one render after its first piece (0: leave torch's setting,
     #: which Ray derives from the replica's num_cpus). Each render runs on one thread of its own,
     #: so the threads form one team that is reused frame after frame.
@@ -133,7 +131,6 @@ class _PoseBlocks:
 
 @serve.deployment(
     name="Renderer",
-    ray_actor_options={"num_cpus": 0.5},
     max_ongoing_requests=2,
     max_queued_requests=8,
 )
@@ -231,12 +228,7 @@ class Renderer(AppMethods):
 
 
 def build_app(args: Args | dict[str, Any]) -> Application:
-    """The ``renderer`` application; one GPU per replica when the cluster has GPUs."""
-    parsed = Args.model_validate(args)
-    deployment = Renderer
-    if parsed.gpu == "auto":
-        import ray
-
-        if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) >= 1:
-            deployment = Renderer.options(ray_actor_options={"num_cpus": 0.5, "num_gpus": 1})
-    return deployment.bind(parsed)
+    """The ``renderer`` application. Its resources (CPUs, a GPU) come from the serve config that
+    deploys it, never from here: Serve replaces a deployment's ``ray_actor_options`` wholesale
+    with the config's (infra/serve/README.md)."""
+    return Renderer.bind(Args.model_validate(args))

@@ -27,7 +27,6 @@ class Args(BaseModel):
 
 @serve.deployment(
     name="Transcription",
-    ray_actor_options={"num_cpus": 0.4},
     max_ongoing_requests=4,
     max_queued_requests=16,
 )

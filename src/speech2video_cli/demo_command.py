@@ -141,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
     from services import deploy
     from speech2video.errors import S2VError
 
-    config = deploy.prepare_config(deploy.load_config(None), args.grpc_port)
+    config = deploy.prepare_config(
+        deploy.load_config(None), args.grpc_port, renderer_gpus=deploy.local_renderer_gpus()
+    )
     try:
         target = deploy.start(config, timeout_s=args.start_timeout)
     except RuntimeError as exc:

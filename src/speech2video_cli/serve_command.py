@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="interface the gRPC and HTTP proxies listen on (default 127.0.0.1; 0.0.0.0: all)",
     )
     up.add_argument("--num-cpus", type=float, default=None, help="CPUs for the local Ray")
+    up.add_argument(
+        "--renderer-gpus",
+        type=float,
+        default=None,
+        help="GPUs per renderer replica (default: 1 when this machine has a CUDA GPU, else 0)",
+    )
     action.add_parser("status", help="applications and their status")
     action.add_parser("down", help="shut Serve down")
     p.set_defaults(func=run)
@@ -47,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         from services import deploy
         from speech2video.errors import S2VError
 
+        gpus = deploy.local_renderer_gpus() if args.renderer_gpus is None else args.renderer_gpus
         config = deploy.prepare_config(
-            deploy.load_config(args.config), args.grpc_port, host=args.host
+            deploy.load_config(args.config), args.grpc_port, host=args.host, renderer_gpus=gpus
         )
         try:
             target = deploy.start(config, num_cpus=args.num_cpus)
