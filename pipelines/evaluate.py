@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "beat_sigma_s": 0.1,
     "max_render_frames": 16,
+    "readability_frames": 60,
     "crop_size": 64,
     "keypose_tolerance_frames": 1,
 }
@@ -214,7 +215,26 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         if render is not None:
             metrics.update(render.metrics())
             extra["render"] = render
+        from pipelines.render_evaluation import evaluate_readability, readability_settings
+
+        readable, pairs = evaluate_readability(held, readability_settings(p), clips[0].fps)
+        metrics.update(readable)
+        extra["contact_sheet"] = pairs
     return metrics, {**extra, "speaker": info["speaker"], "params": p}
+
+
+def _add_contact_sheet(out: Path, pairs: list) -> None:
+    """Held-out frames, generated above real, as ``contact_sheet.png`` linked from the report."""
+    from pipelines.render_evaluation import save_contact_sheet
+
+    if save_contact_sheet(pairs, out / "contact_sheet.png") is None:
+        return
+    with (out / "report.md").open("a", encoding="utf-8") as report:
+        report.write(
+            "\n## Generated beside real (held-out frames)\n\n"
+            "Top row: rendered from the poses fitted to the held-out frames; bottom row: the "
+            "real frames.\n\n![generated above real](contact_sheet.png)\n"
+        )
 
 
 def main() -> None:
@@ -237,6 +257,7 @@ def main() -> None:
                 extra["fps"],
                 extra["notes"],
             )
+            _add_contact_sheet(out, extra.get("contact_sheet") or [])
         with stage_file(METRICS_DIR / "evaluation.json") as tmp:
             tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         run.log_metrics(metrics)

@@ -98,6 +98,10 @@ def test_evaluate_then_register_and_promote(speaker_root: Path) -> None:
     report = (speaker_root / "reports" / "evaluation" / "report.md").read_text()
     assert "| mouth_px |" in report and "text_to_pose: skipped" in report
     assert (speaker_root / "reports" / "evaluation" / "mouth_trajectory.png").is_file()
+    # Readability: the detector looked at generated and real frames (no person in either here).
+    assert metrics["detect_all_real"] == 0.0 and metrics["detect_all_generated"] == 0.0
+    assert (speaker_root / "reports" / "evaluation" / "contact_sheet.png").is_file()
+    assert "![generated above real](contact_sheet.png)" in report
 
     # the docs' "compare runs" snippet runs against the evaluate run just logged
     doc = (Path(__file__).resolve().parents[3] / "docs" / "data-science.md").read_text()
