@@ -222,6 +222,9 @@ def main() -> None:
         ("threads", "epochs run", "best epoch", "seconds"),
         [(args.threads, len(result.history), result.best_epoch, round(seconds, 1))],
     )
+    if result.shrinkage:
+        shrink = ", ".join(f"{k} {v:.3g}" for k, v in result.shrinkage.items())
+        print(f"\nshrinkage toward the mean pose (1 = the model's motion kept): {shrink}")
     if args.out is not None:
         write_figures(args.out, result, ev, clips[0].fps)
         print(f"\nfigures: {args.out}/learning_curve.png, {args.out}/jaw_trajectory.png")
