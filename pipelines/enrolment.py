@@ -111,7 +111,9 @@ def plan_pieces(
     return pieces
 
 
-def _copy_project(root: Path, workspace: Path) -> None:
+def copy_project(root: Path, workspace: Path) -> None:
+    """The pipeline's files and code (``PROJECT_FILES``, ``PROJECT_DIRS``) from ``root`` into
+    ``workspace``."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in PROJECT_FILES:
         shutil.copy2(root / name, workspace / name)
@@ -200,7 +202,7 @@ def prepare_workspace(
         raise StageError("two recordings have the same name; rename one")
     root.mkdir(parents=True, exist_ok=True)
     try:
-        _copy_project(project_root(), root)
+        copy_project(project_root(), root)
         ws = Workspace(root, speaker, pieces, checks)
         rec_dir = ws.speaker_dir / "recordings"
         rec_dir.mkdir(parents=True)

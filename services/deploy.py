@@ -10,6 +10,7 @@ the proxy guard (:mod:`services.proxy_guard`) and end with the standard health s
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import random
 import socket
@@ -174,9 +175,13 @@ def start(
     num_cpus: float | None = None,
     env: dict[str, str] | None = None,
     timeout_s: float = 240.0,
+    verbose: bool = False,
 ) -> str:
     """Start Ray (if needed) and Serve, deploy every application and wait until the proxy
-    routes to all of them. Returns the gRPC target (``127.0.0.1:<port>``)."""
+    routes to all of them. Returns the gRPC target (``127.0.0.1:<port>``).
+
+    Quiet unless ``verbose``: Ray's and Serve's logs stay in their files
+    (:func:`framework_log_dir`) instead of being copied to this process's terminal."""
     import ray
     from ray.serve._private import api as serve_api
     from ray.serve.config import gRPCOptions
@@ -188,12 +193,16 @@ def start(
     host = str(schema.http_options.host)
     env_vars = runtime_env_vars(port, {BIND_ENV: host, **(env or {})})
     os.environ.update(env_vars)  # workers started from here inherit it too
+    if not verbose:
+        quiet_framework_loggers()
     if not ray.is_initialized():
         ray.init(
             namespace="serve",
             num_cpus=num_cpus,
             include_dashboard=False,
             runtime_env={"env_vars": env_vars, "worker_process_setup_hook": SETUP_HOOK},
+            log_to_driver=verbose,
+            logging_level=logging.INFO if verbose else logging.WARNING,
         )
     try:
         client = serve_api.serve_start(
@@ -212,6 +221,30 @@ def start(
     target = f"127.0.0.1:{port}"
     wait_until_routed(target, [app.name for app in schema.applications], timeout_s)
     return target
+
+
+#: Loggers of the frameworks whose INFO lines a user of the CLI should not have to read.
+FRAMEWORK_LOGGERS = ("ray", "ray.serve", "ray.data", "ray.train", "filelock")
+
+
+def quiet_framework_loggers() -> None:
+    """Ray's and Serve's own loggers in this process: warnings and errors only."""
+    for name in FRAMEWORK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def framework_log_dir() -> str | None:
+    """Where Ray and Serve write their logs (this session's ``logs`` folder), if Ray runs."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    try:
+        from ray._private.worker import global_worker
+
+        return str(Path(global_worker.node.get_session_dir_path()) / "logs")
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def wait_until_routed(target: str, apps: list[str], timeout_s: float) -> None:

@@ -17,6 +17,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import IO
+
+from speech2video_cli import framework_output
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "demo"
 SPEAKER = "demo"
@@ -42,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--start-timeout", type=float, default=900.0, help="seconds to wait for the services"
     )
     p.add_argument(
+        "--verbose", action="store_true", help="show Ray's and Serve's logs in the terminal"
+    )
+    p.add_argument(
         "--export-models",
         action="store_true",
         help="copy ./models (the output of `make repro`) into assets/demo/models and exit",
@@ -54,11 +60,13 @@ class Progress:
 
     def __init__(self, total: int) -> None:
         self.total, self.index, self.start = total, 0, time.monotonic()
+        self.stream: IO[str] | None = None  # None: sys.stderr at the time of each step
 
     def step(self, text: str) -> None:
         self.index += 1
         elapsed = time.monotonic() - self.start
-        print(f"[{self.index}/{self.total}] {elapsed:6.1f}s  {text}", file=sys.stderr, flush=True)
+        stream = self.stream or sys.stderr
+        print(f"[{self.index}/{self.total}] {elapsed:6.1f}s  {text}", file=stream, flush=True)
 
 
 def directory_digest(path: Path) -> str:
@@ -135,6 +143,20 @@ def run(args: argparse.Namespace) -> int:
     if args.text is None and not args.audio.is_file():
         raise InputError(f"audio file not found: {args.audio}")
     progress = Progress(5)
+    if args.verbose:
+        return _demo(args, progress, framework_output.standard())
+    log = framework_output.log_path("demo")
+    print(f"framework logs: {log}", file=sys.stderr, flush=True)
+    with framework_output.to_file(log) as terminal:
+        progress.stream = terminal.err
+        try:
+            return _demo(args, progress, terminal)
+        finally:
+            progress.stream = None
+
+
+def _demo(args: argparse.Namespace, progress: Progress, terminal: framework_output.Terminal) -> int:
+    """Enrol, serve, synthesize; the demo's own lines go to ``terminal``."""
     progress.step(f"demo speaker model set: {args.models}")
     enrol(args.models, progress)
     progress.step("starting the local stack (Ray Serve: 5 applications, gRPC)")
@@ -145,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         deploy.load_config(None), args.grpc_port, renderer_gpus=deploy.local_renderer_gpus()
     )
     try:
-        target = deploy.start(config, timeout_s=args.start_timeout)
+        target = deploy.start(config, timeout_s=args.start_timeout, verbose=args.verbose)
     except RuntimeError as exc:
         deploy.shutdown()
         raise S2VError(f"the local stack did not come up: {exc}") from None
@@ -157,9 +179,9 @@ def run(args: argparse.Namespace) -> int:
             f"done: {summary['frames']} frames at {summary['fps']:g} fps, "
             f"{summary['words']} words, key poses at {summary['key_poses'] or 'none'}"
         )
-        print(f"video: {args.output.resolve()}")
+        print(f"video: {args.output.resolve()}", file=terminal.out, flush=True)
         if args.keep_serving:
-            print(f"serving gRPC on {target}; Ctrl-C to stop", file=sys.stderr, flush=True)
+            print(f"serving gRPC on {target}; Ctrl-C to stop", file=terminal.err, flush=True)
             try:
                 while True:
                     time.sleep(3600)

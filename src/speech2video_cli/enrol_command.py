@@ -9,14 +9,12 @@ prints the evaluation summary and how to promote. See ``pipelines/enrolment.py``
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+
+from speech2video_cli import framework_output
 
 #: Renderer figures printed at the end (when the report has them), with their labels.
 RENDER_METRICS: tuple[tuple[str, str], ...] = (
@@ -80,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check_only:
         bad = 0
         for video in args.videos:
-            with tempfile.TemporaryFile("w+") as framework_log, _stderr_to(framework_log):
+            with tempfile.TemporaryFile("w+") as log, framework_output.to_file(log):
                 check = check_recording(video)
             verdict = "ok" if check.ok else "; ".join(check.problems)
             print(f"{video}: {verdict}")
@@ -89,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     workspace = args.workspace or Path("enrolments") / args.speaker
     print(f"[enrol] checking {len(args.videos)} recording(s)", flush=True)
     with tempfile.TemporaryFile("w+") as framework_log:
-        with _stderr_to(framework_log):  # the keypoint detector's C++ logging
+        with framework_output.to_file(framework_log) as terminal:  # the detector's C++ logging
             ws = enrolment.prepare_workspace(
                 args.speaker,
                 args.videos,
@@ -100,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 holdout_fraction=args.holdout,
                 render_size=args.render_size or None,
                 force=args.force,
+                log=lambda line: print(line, file=terminal.out, flush=True),
             )
         framework_log.seek(0)
         with (ws.root / "enrol.log").open("a", encoding="utf-8") as log:
@@ -121,20 +120,6 @@ def run(args: argparse.Namespace) -> int:
     _print_summary(args.speaker, enrolment.summary(ws.root))
     print(f"[enrol] done in {time.perf_counter() - t0:.0f} s; log: {ws.root / 'enrol.log'}")
     return 0
-
-
-@contextlib.contextmanager
-def _stderr_to(file: IO[str]) -> Iterator[None]:
-    """Send this process's file descriptor 2 (C/C++ libraries' logging too) to ``file``."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        os.dup2(file.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _print_summary(speaker: str, found: dict) -> None:

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from speech2video_cli import framework_output
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -32,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="GPUs per renderer replica (default: 1 when this machine has a CUDA GPU, else 0)",
     )
+    up.add_argument(
+        "--verbose", action="store_true", help="show Ray's and Serve's logs in the terminal"
+    )
     action.add_parser("status", help="applications and their status")
     action.add_parser("down", help="shut Serve down")
     p.set_defaults(func=run)
@@ -48,31 +53,41 @@ def _connect() -> bool:
     return True
 
 
+def _serve_up(args: argparse.Namespace, terminal: framework_output.Terminal) -> int:
+    from services import deploy
+    from speech2video.errors import S2VError
+
+    gpus = deploy.local_renderer_gpus() if args.renderer_gpus is None else args.renderer_gpus
+    config = deploy.prepare_config(
+        deploy.load_config(args.config), args.grpc_port, host=args.host, renderer_gpus=gpus
+    )
+    try:
+        target = deploy.start(config, num_cpus=args.num_cpus, verbose=args.verbose)
+    except RuntimeError as exc:
+        deploy.shutdown()
+        raise S2VError(f"the services did not come up: {exc}") from None
+    print(f"serving gRPC on {target} (Ctrl-C or `s2v serve down` to stop)", file=terminal.out)
+    terminal.out.flush()
+    try:
+        from ray import serve
+
+        while serve.status().applications:
+            time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deploy.shutdown()
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.serve_action == "up":
-        from services import deploy
-        from speech2video.errors import S2VError
-
-        gpus = deploy.local_renderer_gpus() if args.renderer_gpus is None else args.renderer_gpus
-        config = deploy.prepare_config(
-            deploy.load_config(args.config), args.grpc_port, host=args.host, renderer_gpus=gpus
-        )
-        try:
-            target = deploy.start(config, num_cpus=args.num_cpus)
-        except RuntimeError as exc:
-            deploy.shutdown()
-            raise S2VError(f"the services did not come up: {exc}") from None
-        print(f"serving gRPC on {target} (Ctrl-C or `s2v serve down` to stop)", flush=True)
-        try:
-            from ray import serve
-
-            while serve.status().applications:
-                time.sleep(2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            deploy.shutdown()
-        return 0
+        if args.verbose:
+            return _serve_up(args, framework_output.standard())
+        log = framework_output.log_path("serve")
+        print(f"framework logs: {log}", flush=True)
+        with framework_output.to_file(log) as terminal:
+            return _serve_up(args, terminal)
     if not _connect():
         return 1
     from ray import serve

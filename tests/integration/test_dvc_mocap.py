@@ -10,14 +10,14 @@ recording whose capture does not last as long as its audio fails the ingest stag
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from pipelines.enrolment import copy_project, pipeline_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,28 +85,12 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str
 def _repo(root: Path) -> dict[str, str]:
     import yaml
 
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, root / name)
+    copy_project(REPO, root)  # dvc.yaml, the stages' code (what s2v enrol copies too)
     params = yaml.safe_load((REPO / "pipelines" / "params" / "tiny.yaml").read_text())
     params.update(speaker_dir="data/mocap_speaker", motion_source="mocap")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=ignore)
-    for package in ("speech2video", "speech2video_mlops"):  # the code dvc.yaml's deps name
-        shutil.copytree(REPO / "src" / package, root / "src" / package, ignore=ignore)
     make_mocap_speaker(root / "data" / "mocap_speaker")
-    env = {
-        **os.environ,
-        "S2V_HOME": str(root / ".s2v"),
-        "DVC_NO_ANALYTICS": "1",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(root),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
+    env = {**pipeline_env(root), "S2V_HOME": str(root / ".s2v")}
     env.pop("MLFLOW_TRACKING_URI", None)
     _run(["git", "init", "-q"], root, env)
     _run([*DVC, "init", "-q"], root, env)

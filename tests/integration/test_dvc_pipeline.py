@@ -9,13 +9,14 @@ model set is registered in MLflow (sqlite in the temp dir) with production alias
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from pipelines.enrolment import copy_project, pipeline_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,26 +33,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> 
 @pytest.fixture(scope="module")
 def pipeline_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(REPO / name, root / name)
+    copy_project(REPO, root)  # dvc.yaml, the stages' code (what s2v enrol copies too)
     shutil.copy(REPO / "pipelines" / "params" / "tiny.yaml", root / "params.yaml")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "pipelines", root / "pipelines", ignore=ignore)
-    for package in ("speech2video", "speech2video_mlops"):  # the code dvc.yaml's deps name
-        shutil.copytree(REPO / "src" / package, root / "src" / package, ignore=ignore)
-    env = {
-        **os.environ,
-        "S2V_HOME": str(root / ".s2v"),
-        "DVC_NO_ANALYTICS": "1",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(root),
-        # stage commands say `python`: the interpreter running the tests (the venv) comes first
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
+    env = {**pipeline_env(root), "S2V_HOME": str(root / ".s2v")}
     env.pop("MLFLOW_TRACKING_URI", None)
     _run(["git", "init", "-q"], root, env)
     _run([*DVC, "init", "-q"], root, env)
