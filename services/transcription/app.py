@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -66,9 +67,17 @@ class Transcription(AppMethods):
             )
         from speech2video.audio.transcriber import transcribe
 
-        result = await asyncio.to_thread(
-            transcribe, audio, engine=self.args.stt_engine, language=language
-        )
+        gone = threading.Event()  # set when the caller cancels or its deadline passes
+        try:
+            result = await asyncio.to_thread(
+                transcribe,
+                audio,
+                engine=self.args.stt_engine,
+                language=language,
+                should_stop=gone.is_set,
+            )
+        finally:
+            gone.set()  # a thread still decoding stops after its current segment
         return pb.TranscribeResponse(
             language=result.language,
             engine=result.engine,

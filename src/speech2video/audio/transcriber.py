@@ -21,10 +21,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from speech2video.audio.io import DEFAULT_MAX_SECONDS, Audio, decode
-from speech2video.errors import InputError, NotFoundError
+from speech2video.errors import InputError, NotFoundError, S2VError
 from speech2video.motion.words import Word
 
 DEFAULT_ENGINE = "whisper"
+#: Asked between units of work; True stops the transcription.
+StopCheck = Callable[[], bool]
+
+
+class TranscriptionCancelledError(S2VError):
+    """The transcription stopped because its ``should_stop`` said so."""
+
+
+def check_stop(should_stop: StopCheck | None) -> None:
+    """Raise :class:`TranscriptionCancelledError` when ``should_stop`` says so."""
+    if should_stop is not None and should_stop():
+        raise TranscriptionCancelledError("transcription cancelled")
 
 
 @dataclass(frozen=True)
@@ -57,12 +69,19 @@ class Transcriber(ABC):
 
     @abstractmethod
     def transcribe(
-        self, audio: Audio, *, language: str | None = None, prompt: str | None = None
+        self,
+        audio: Audio,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        should_stop: StopCheck | None = None,
     ) -> Transcript:
         """Transcribe 16 kHz mono ``audio``.
 
         ``language``: ISO code, or None to detect (or the model's only language). ``prompt``:
         text expected in the audio (a known transcript), used as a decoding hint only.
+        ``should_stop``: asked between units of work (each decoded segment); when it says True
+        the engine raises :class:`TranscriptionCancelledError` (the caller has gone).
         """
 
 
@@ -124,19 +143,27 @@ def transcribe(
     language: str | None = None,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     refine_times: bool = True,
+    should_stop: StopCheck | None = None,
 ) -> Transcript:
     """Decode ``source`` (a path, encoded bytes, or :class:`Audio`) and transcribe it.
 
     refine_times: retime English words by forced alignment of the recognised text
     (:func:`speech2video.audio.alignment.refine_word_times`): onsets within a few tens of ms
     instead of the recogniser's ~100 ms. Other languages keep the recogniser's times.
+    should_stop: asked between units of work (see :meth:`Transcriber.transcribe`); the call
+    then raises :class:`TranscriptionCancelledError` within one segment's decoding.
     """
     audio = source if isinstance(source, Audio) else decode(source, max_seconds=max_seconds)
     if audio.rate != 16_000:
         raise InputError(f"audio must be 16 kHz for transcription; got {audio.rate} Hz")
-    transcript = get_transcriber(engine, model_dir).transcribe(audio, language=language)
+    engine_ = get_transcriber(engine, model_dir)
+    if should_stop is None:
+        transcript = engine_.transcribe(audio, language=language)
+    else:
+        transcript = engine_.transcribe(audio, language=language, should_stop=should_stop)
     if not refine_times or transcript.language != "en" or not transcript.words:
         return transcript
+    check_stop(should_stop)
     from speech2video.audio.alignment import refine_word_times
 
     return replace(transcript, words=refine_word_times(audio, transcript.words))

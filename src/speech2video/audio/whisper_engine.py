@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from speech2video.audio.io import Audio
-from speech2video.audio.transcriber import Transcriber, Transcript
+from speech2video.audio.transcriber import StopCheck, Transcriber, Transcript, check_stop
 from speech2video.errors import NotFoundError
 from speech2video.motion.words import Word
 
@@ -111,9 +111,17 @@ class WhisperTranscriber(Transcriber):
         self.chunk_seconds = chunk_seconds
 
     def transcribe(
-        self, audio: Audio, *, language: str | None = None, prompt: str | None = None
+        self,
+        audio: Audio,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        should_stop: StopCheck | None = None,
     ) -> Transcript:
-        """audio: 16 kHz mono; returns words with times in seconds from the audio start."""
+        """audio: 16 kHz mono; returns words with times in seconds from the audio start.
+
+        should_stop is asked before each piece and after each decoded segment (faster-whisper
+        decodes segments lazily, one 30 s window at a time)."""
         if not self.multilingual:
             language = "en"
         samples = np.asarray(audio.samples, np.float32)
@@ -123,8 +131,9 @@ class WhisperTranscriber(Transcriber):
         words: list[Word] = []
         detected = language
         for lo, hi in itertools.pairwise(bounds):
+            check_stop(should_stop)
             piece_words, piece_lang = self._transcribe_piece(
-                samples[lo:hi], lo / audio.rate, language or detected, prompt
+                samples[lo:hi], lo / audio.rate, language or detected, prompt, should_stop
             )
             words.extend(piece_words)
             detected = detected or piece_lang
@@ -136,7 +145,12 @@ class WhisperTranscriber(Transcriber):
         return Transcript(detected or "en", self.name, clipped)
 
     def _transcribe_piece(
-        self, samples: np.ndarray, offset: float, language: str | None, prompt: str | None
+        self,
+        samples: np.ndarray,
+        offset: float,
+        language: str | None,
+        prompt: str | None,
+        should_stop: StopCheck | None = None,
     ) -> tuple[list[Word], str]:
         segments, info = self._model.transcribe(
             samples,
@@ -150,6 +164,7 @@ class WhisperTranscriber(Transcriber):
         )
         words = []
         for segment in segments:
+            check_stop(should_stop)
             for w in segment.words or []:
                 text = _EDGE.sub("", w.word.strip())
                 if text:

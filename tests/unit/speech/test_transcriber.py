@@ -100,3 +100,26 @@ def test_engine_registry_caches_and_refuses_unknown(tmp_path) -> None:
         get_transcriber("nope")
     with pytest.raises(NotFoundError, match="no CTranslate2 Whisper model"):
         get_transcriber("whisper", tmp_path)
+
+
+def test_a_stop_request_ends_transcription_within_a_segment(spoken_sentence) -> None:
+    import threading
+    import time
+
+    from speech2video.audio.transcriber import TranscriptionCancelledError
+
+    long = Audio(np.tile(spoken_sentence.audio.samples, 20), 16_000)  # ~80 s of speech
+    asked: list[float] = []
+    stop = threading.Event()
+
+    def should_stop() -> bool:
+        asked.append(time.perf_counter())
+        if len(asked) == 2:
+            stop.set()  # the caller goes after the first segment
+        return stop.is_set()
+
+    with pytest.raises(TranscriptionCancelledError, match="cancelled"):
+        transcribe(long, should_stop=should_stop)
+    assert len(asked) == 2  # stopped at the first check after the stop, not at the end
+    full = transcribe(Audio(long.samples[: 16_000 * 8], 16_000), should_stop=lambda: False)
+    assert full.words  # a stop check that never fires changes nothing
