@@ -192,7 +192,7 @@ def start(
     check_ports(config)
     host = str(schema.http_options.host)
     env_vars = runtime_env_vars(port, {BIND_ENV: host, **(env or {})})
-    os.environ.update(env_vars)  # workers started from here inherit it too
+    _set_environment(env_vars)  # workers started from here inherit it; shutdown() restores
     if not verbose:
         quiet_framework_loggers()
     if not ray.is_initialized():
@@ -281,14 +281,34 @@ def wait_until_routed(target: str, apps: list[str], timeout_s: float) -> None:
     raise RuntimeError(f"applications not serving after {timeout_s:.0f} s: {missing}")
 
 
+#: What this process's environment held before :func:`start` changed it (None: unset).
+_SAVED_ENV: dict[str, str | None] = {}
+
+
+def _set_environment(values: dict[str, str]) -> None:
+    for key, value in values.items():
+        _SAVED_ENV.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+
+def _restore_environment() -> None:
+    for key, value in _SAVED_ENV.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _SAVED_ENV.clear()
+
+
 def shutdown() -> None:
-    """Serve and Ray down (what this process started)."""
+    """Serve and Ray down (what this process started), and the environment as it was."""
     import ray
     from ray import serve
 
     if ray.is_initialized():
         serve.shutdown()
         ray.shutdown()
+    _restore_environment()
 
 
 __all__ = ["APPLICATIONS", "DEFAULT_CONFIG", "load_config", "prepare_config", "shutdown", "start"]

@@ -25,7 +25,9 @@ def test_demo_enrols_serves_and_writes_a_playable_mp4(tmp_path: Path) -> None:
 
     build_model_set(tmp_path / "models", "demo")
     env = {**os.environ, "S2V_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    for key in ("MLFLOW_TRACKING_URI", "S2V_GATEWAY_TOKEN", "S2V_GATEWAY_TOKEN_FILE"):
+        env.pop(key, None)  # a fresh machine: no registry elsewhere, an open local gateway
+    env.pop("S2V_STAGE_TOKEN_FILE", None)
     out = tmp_path / "demo.mp4"
     port = free_ports(1)[0]
     cmd = [sys.executable, "-m", "speech2video_cli.main", "demo", "--models",
