@@ -35,3 +35,21 @@ class PredictPosesResponse(_message.Message):
     poses: _common_pb2.PoseSequence
     lineage: _common_pb2.Lineage
     def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ...) -> None: ...
+
+class PredictPosesStreamRequest(_message.Message):
+    __slots__ = ("pcm", "gain", "fps")
+    PCM_FIELD_NUMBER: _ClassVar[int]
+    GAIN_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    pcm: bytes
+    gain: float
+    fps: float
+    def __init__(self, pcm: _Optional[bytes] = ..., gain: _Optional[float] = ..., fps: _Optional[float] = ...) -> None: ...
+
+class PredictPosesStreamResponse(_message.Message):
+    __slots__ = ("poses", "lineage")
+    POSES_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_FIELD_NUMBER: _ClassVar[int]
+    poses: _common_pb2.PoseSequence
+    lineage: _common_pb2.Lineage
+    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ...) -> None: ...

@@ -40,6 +40,11 @@ class AudioToPoseStub:
                 request_serializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesRequest.SerializeToString,
                 response_deserializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesResponse.FromString,
                 _registered_method=True)
+        self.PredictPosesStream = channel.stream_stream(
+                '/speech2video.v1.AudioToPose/PredictPosesStream',
+                request_serializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesStreamRequest.SerializeToString,
+                response_deserializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesStreamResponse.FromString,
+                _registered_method=True)
 
 
 class AudioToPoseServicer:
@@ -51,6 +56,15 @@ class AudioToPoseServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PredictPosesStream(self, request_iterator, context):
+        """Live: 16 kHz PCM in chunks; each reply carries the frames that became final (the LSTM's
+        200 ms look-ahead has arrived); the end of the requests flushes the rest. The frames
+        equal PredictPoses' for the same audio with the same gain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AudioToPoseServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +72,11 @@ def add_AudioToPoseServicer_to_server(servicer, server):
                     servicer.PredictPoses,
                     request_deserializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesRequest.FromString,
                     response_serializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesResponse.SerializeToString,
+            ),
+            'PredictPosesStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.PredictPosesStream,
+                    request_deserializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesStreamRequest.FromString,
+                    response_serializer=speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +106,33 @@ class AudioToPose:
             '/speech2video.v1.AudioToPose/PredictPoses',
             speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesRequest.SerializeToString,
             speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictPosesStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/speech2video.v1.AudioToPose/PredictPosesStream',
+            speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesStreamRequest.SerializeToString,
+            speech2video_dot_v1_dot_audio__to__pose__pb2.PredictPosesStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,29 +24,30 @@ _sym_db = _symbol_database.Default()
 
 
 from speech2video_api.v1 import common_pb2 as speech2video_dot_v1_dot_common__pb2
+from speech2video_api.v1 import live_pb2 as speech2video_dot_v1_dot_live__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dspeech2video/v1/gateway.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"+\n\tTextInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\"\xa1\x01\n\x11SynthesizeRequest\x12\x12\n\nspeaker_id\x18\x01 \x01(\t\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12*\n\x04text\x18\x03 \x01(\x0b\x32\x1a.speech2video.v1.TextInputH\x00\x12\x32\n\tkey_poses\x18\x04 \x01(\x0b\x32\x1f.speech2video.v1.KeyPoseOptionsB\x07\n\x05input\"\xce\x01\n\x0fSynthesisResult\x12$\n\x05words\x18\x01 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x35\n\ninsertions\x18\x02 \x03(\x0b\x32!.speech2video.v1.KeyPoseInsertion\x12)\n\x07lineage\x18\x03 \x01(\x0b\x32\x18.speech2video.v1.Lineage\x12\x12\n\nnum_frames\x18\x04 \x01(\r\x12\x0b\n\x03\x66ps\x18\x05 \x01(\x02\x12\x12\n\nduration_s\x18\x06 \x01(\x01\"\x81\x01\n\x12SynthesizeResponse\x12,\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.speech2video.v1.VideoChunkH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .speech2video.v1.SynthesisResultH\x00\x42\t\n\x07payload\"\xd8\x02\n\x17SynthesizeMotionRequest\x12\x12\n\nspeaker_id\x18\x01 \x01(\t\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12*\n\x04text\x18\x03 \x01(\x0b\x32\x1a.speech2video.v1.TextInputH\x00\x12\x32\n\tkey_poses\x18\x04 \x01(\x0b\x32\x1f.speech2video.v1.KeyPoseOptions\x12L\n\rexport_format\x18\x05 \x01(\x0e\x32\x35.speech2video.v1.SynthesizeMotionRequest.ExportFormat\"a\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPORT_FORMAT_SMPLX_NPZ\x10\x01\x12\x15\n\x11\x45XPORT_FORMAT_BVH\x10\x02\x42\x07\n\x05input\"\xfe\x01\n\x18SynthesizeMotionResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12$\n\x05words\x18\x02 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x35\n\ninsertions\x18\x03 \x03(\x0b\x32!.speech2video.v1.KeyPoseInsertion\x12)\n\x07lineage\x18\x04 \x01(\x0b\x32\x18.speech2video.v1.Lineage\x12\x13\n\x0b\x65xport_data\x18\x05 \x01(\x0c\x12\x17\n\x0f\x65xport_filename\x18\x06 \x01(\t2\xd0\x01\n\x0cSpeech2Video\x12W\n\nSynthesize\x12\".speech2video.v1.SynthesizeRequest\x1a#.speech2video.v1.SynthesizeResponse0\x01\x12g\n\x10SynthesizeMotion\x12(.speech2video.v1.SynthesizeMotionRequest\x1a).speech2video.v1.SynthesizeMotionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dspeech2video/v1/gateway.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\x1a\x1aspeech2video/v1/live.proto\"+\n\tTextInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\"\xa1\x01\n\x11SynthesizeRequest\x12\x12\n\nspeaker_id\x18\x01 \x01(\t\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12*\n\x04text\x18\x03 \x01(\x0b\x32\x1a.speech2video.v1.TextInputH\x00\x12\x32\n\tkey_poses\x18\x04 \x01(\x0b\x32\x1f.speech2video.v1.KeyPoseOptionsB\x07\n\x05input\"\xce\x01\n\x0fSynthesisResult\x12$\n\x05words\x18\x01 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x35\n\ninsertions\x18\x02 \x03(\x0b\x32!.speech2video.v1.KeyPoseInsertion\x12)\n\x07lineage\x18\x03 \x01(\x0b\x32\x18.speech2video.v1.Lineage\x12\x12\n\nnum_frames\x18\x04 \x01(\r\x12\x0b\n\x03\x66ps\x18\x05 \x01(\x02\x12\x12\n\nduration_s\x18\x06 \x01(\x01\"\x81\x01\n\x12SynthesizeResponse\x12,\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.speech2video.v1.VideoChunkH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .speech2video.v1.SynthesisResultH\x00\x42\t\n\x07payload\"\xd8\x02\n\x17SynthesizeMotionRequest\x12\x12\n\nspeaker_id\x18\x01 \x01(\t\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12*\n\x04text\x18\x03 \x01(\x0b\x32\x1a.speech2video.v1.TextInputH\x00\x12\x32\n\tkey_poses\x18\x04 \x01(\x0b\x32\x1f.speech2video.v1.KeyPoseOptions\x12L\n\rexport_format\x18\x05 \x01(\x0e\x32\x35.speech2video.v1.SynthesizeMotionRequest.ExportFormat\"a\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPORT_FORMAT_SMPLX_NPZ\x10\x01\x12\x15\n\x11\x45XPORT_FORMAT_BVH\x10\x02\x42\x07\n\x05input\"\xfe\x01\n\x18SynthesizeMotionResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12$\n\x05words\x18\x02 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x35\n\ninsertions\x18\x03 \x03(\x0b\x32!.speech2video.v1.KeyPoseInsertion\x12)\n\x07lineage\x18\x04 \x01(\x0b\x32\x18.speech2video.v1.Lineage\x12\x13\n\x0b\x65xport_data\x18\x05 \x01(\x0c\x12\x17\n\x0f\x65xport_filename\x18\x06 \x01(\t2\xb7\x02\n\x0cSpeech2Video\x12W\n\nSynthesize\x12\".speech2video.v1.SynthesizeRequest\x1a#.speech2video.v1.SynthesizeResponse0\x01\x12g\n\x10SynthesizeMotion\x12(.speech2video.v1.SynthesizeMotionRequest\x1a).speech2video.v1.SynthesizeMotionResponse\x12\x65\n\x0eSynthesizeLive\x12&.speech2video.v1.SynthesizeLiveRequest\x1a\'.speech2video.v1.SynthesizeLiveResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TEXTINPUT']._serialized_start=80
-  _globals['_TEXTINPUT']._serialized_end=123
-  _globals['_SYNTHESIZEREQUEST']._serialized_start=126
-  _globals['_SYNTHESIZEREQUEST']._serialized_end=287
-  _globals['_SYNTHESISRESULT']._serialized_start=290
-  _globals['_SYNTHESISRESULT']._serialized_end=496
-  _globals['_SYNTHESIZERESPONSE']._serialized_start=499
-  _globals['_SYNTHESIZERESPONSE']._serialized_end=628
-  _globals['_SYNTHESIZEMOTIONREQUEST']._serialized_start=631
-  _globals['_SYNTHESIZEMOTIONREQUEST']._serialized_end=975
-  _globals['_SYNTHESIZEMOTIONREQUEST_EXPORTFORMAT']._serialized_start=869
-  _globals['_SYNTHESIZEMOTIONREQUEST_EXPORTFORMAT']._serialized_end=966
-  _globals['_SYNTHESIZEMOTIONRESPONSE']._serialized_start=978
-  _globals['_SYNTHESIZEMOTIONRESPONSE']._serialized_end=1232
-  _globals['_SPEECH2VIDEO']._serialized_start=1235
-  _globals['_SPEECH2VIDEO']._serialized_end=1443
+  _globals['_TEXTINPUT']._serialized_start=108
+  _globals['_TEXTINPUT']._serialized_end=151
+  _globals['_SYNTHESIZEREQUEST']._serialized_start=154
+  _globals['_SYNTHESIZEREQUEST']._serialized_end=315
+  _globals['_SYNTHESISRESULT']._serialized_start=318
+  _globals['_SYNTHESISRESULT']._serialized_end=524
+  _globals['_SYNTHESIZERESPONSE']._serialized_start=527
+  _globals['_SYNTHESIZERESPONSE']._serialized_end=656
+  _globals['_SYNTHESIZEMOTIONREQUEST']._serialized_start=659
+  _globals['_SYNTHESIZEMOTIONREQUEST']._serialized_end=1003
+  _globals['_SYNTHESIZEMOTIONREQUEST_EXPORTFORMAT']._serialized_start=897
+  _globals['_SYNTHESIZEMOTIONREQUEST_EXPORTFORMAT']._serialized_end=994
+  _globals['_SYNTHESIZEMOTIONRESPONSE']._serialized_start=1006
+  _globals['_SYNTHESIZEMOTIONRESPONSE']._serialized_end=1260
+  _globals['_SPEECH2VIDEO']._serialized_start=1263
+  _globals['_SPEECH2VIDEO']._serialized_end=1574
 # @@protoc_insertion_point(module_scope)

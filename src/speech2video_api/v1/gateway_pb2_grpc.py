@@ -5,6 +5,7 @@ import grpc
 import warnings
 
 from speech2video_api.v1 import gateway_pb2 as speech2video_dot_v1_dot_gateway__pb2
+from speech2video_api.v1 import live_pb2 as speech2video_dot_v1_dot_live__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -45,6 +46,11 @@ class Speech2VideoStub:
                 request_serializer=speech2video_dot_v1_dot_gateway__pb2.SynthesizeMotionRequest.SerializeToString,
                 response_deserializer=speech2video_dot_v1_dot_gateway__pb2.SynthesizeMotionResponse.FromString,
                 _registered_method=True)
+        self.SynthesizeLive = channel.stream_stream(
+                '/speech2video.v1.Speech2Video/SynthesizeLive',
+                request_serializer=speech2video_dot_v1_dot_live__pb2.SynthesizeLiveRequest.SerializeToString,
+                response_deserializer=speech2video_dot_v1_dot_live__pb2.SynthesizeLiveResponse.FromString,
+                _registered_method=True)
 
 
 class Speech2VideoServicer:
@@ -64,6 +70,14 @@ class Speech2VideoServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SynthesizeLive(self, request_iterator, context):
+        """Live: a LiveConfig, then audio chunks as they are spoken; MP4 pieces (and raw frames when
+        asked) stream back as soon as they are rendered, then one LiveSummary (live.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_Speech2VideoServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +90,11 @@ def add_Speech2VideoServicer_to_server(servicer, server):
                     servicer.SynthesizeMotion,
                     request_deserializer=speech2video_dot_v1_dot_gateway__pb2.SynthesizeMotionRequest.FromString,
                     response_serializer=speech2video_dot_v1_dot_gateway__pb2.SynthesizeMotionResponse.SerializeToString,
+            ),
+            'SynthesizeLive': grpc.stream_stream_rpc_method_handler(
+                    servicer.SynthesizeLive,
+                    request_deserializer=speech2video_dot_v1_dot_live__pb2.SynthesizeLiveRequest.FromString,
+                    response_serializer=speech2video_dot_v1_dot_live__pb2.SynthesizeLiveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +151,33 @@ class Speech2Video:
             '/speech2video.v1.Speech2Video/SynthesizeMotion',
             speech2video_dot_v1_dot_gateway__pb2.SynthesizeMotionRequest.SerializeToString,
             speech2video_dot_v1_dot_gateway__pb2.SynthesizeMotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SynthesizeLive(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/speech2video.v1.Speech2Video/SynthesizeLive',
+            speech2video_dot_v1_dot_live__pb2.SynthesizeLiveRequest.SerializeToString,
+            speech2video_dot_v1_dot_live__pb2.SynthesizeLiveResponse.FromString,
             options,
             channel_credentials,
             insecure,

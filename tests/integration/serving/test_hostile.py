@@ -37,6 +37,7 @@ from speech2video_api.v1 import (
     common_pb2,
     gateway_pb2,
     key_pose_pb2,
+    live_pb2,
     renderer_pb2,
     transcription_pb2,
 )
@@ -260,6 +261,14 @@ def base_request(method: Method) -> Any:
         return key_pose_pb2.InsertKeyPosesRequest(poses=_poses(9), words=words)
     if method.name in ("RenderVideo", "RenderVideoStream"):
         return renderer_pb2.RenderVideoRequest(poses=_poses(3))
+    if method.name == "PredictPosesStream":
+        return audio_to_pose_pb2.PredictPosesStreamRequest(pcm=b"\x00\x10" * 1600)
+    if method.name == "SynthesizeLive":  # a config only: the stream then ends (no audio)
+        pcm = live_pb2.LiveAudioFormat(encoding=1, sample_rate=16_000)
+        config = live_pb2.LiveConfig(
+            speaker_id=SPEAKER, audio_format=pcm, key_poses=common_pb2.KeyPoseOptions(disabled=True)
+        )
+        return gateway_pb2.SynthesizeLiveRequest(config=config)
     text = gateway_pb2.TextInput(text="Hi.", language="en")
     options = common_pb2.KeyPoseOptions(disabled=True)
     return method.request(speaker_id=SPEAKER, text=text, key_poses=options)
@@ -436,7 +445,7 @@ def test_hostile_metadata_and_speaker_ids(stack: Stack) -> None:
     for method in gateway:
         for speaker in ids:
             request = base_request(method)
-            request.speaker_id = speaker
+            (request.config if method.name == "SynthesizeLive" else request).speaker_id = speaker
             cases.append((f"{method.name} speaker_id={speaker[:12]!r}", method, request,
                           _meta(stack, method)))  # fmt: skip
     for method in stages:
