@@ -22,6 +22,7 @@ import grpc
 
 from services.bind import BIND_ENV, SETUP_HOOK
 from services.health import APPLICATIONS
+from services.metrics import metrics_export_port
 
 HEALTH_SERVICER = "services.health.add_health_servicer_to_server"
 #: First of the servicer functions: the proxy's answers never carry Ray's text.
@@ -161,7 +162,11 @@ def runtime_env_vars(grpc_port: int, extra: dict[str, str] | None = None) -> dic
         "HF_HUB_OFFLINE": "1",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
-    for key in ("S2V_MODEL_ALIAS", "S2V_MODEL_REFRESH_S", "S2V_STT_ENGINE", BIND_ENV):
+    from services.readiness import WARM_ENV
+    from services.tracing import TRACE_ENV
+
+    forwarded = ("S2V_MODEL_ALIAS", "S2V_MODEL_REFRESH_S", "S2V_STT_ENGINE", BIND_ENV, WARM_ENV)
+    for key in (*forwarded, *TRACE_ENV):
         if os.environ.get(key):
             env[key] = os.environ[key]
     env.update(secret_files())
@@ -200,6 +205,7 @@ def start(
             namespace="serve",
             num_cpus=num_cpus,
             include_dashboard=False,
+            _metrics_export_port=metrics_export_port(),  # $S2V_METRICS_PORT, else Ray's pick
             runtime_env={"env_vars": env_vars, "worker_process_setup_hook": SETUP_HOOK},
             log_to_driver=verbose,
             logging_level=logging.INFO if verbose else logging.WARNING,

@@ -9,6 +9,8 @@ server reflection), so it is answered in the proxy process with no header:
 - ``service=""``: SERVING while the proxy runs;
 - ``service="speech2video.v1.<Service>"``: SERVING when the proxy has a route to the application
   serving it (asked of the proxy's own ``ListApplications``), else NOT_SERVING;
+- ``service="speech2video.v1.<Service>/ready"``: readiness, SERVING only when the application is
+  routed and a replica says its models are loaded (:mod:`services.readiness`);
 - any other name: NOT_FOUND (``Watch``: SERVICE_UNKNOWN, as the health protocol says).
 
 ``Watch`` streams the status at once and again whenever it changes (checked every second) until
@@ -25,6 +27,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.readiness import READY_SUFFIX, ReadinessProbe
 
 SERVICE_NAME = "grpc.health.v1.Health"
 #: gRPC service → Serve application name (the route in ``serve_config.yaml``).
@@ -57,6 +61,7 @@ class ProxyHealth(health_pb2_grpc.HealthServicer):
         self._apps: set[str] = set()
         self._at = -_CACHE_S
         self._channel: Any = None
+        self._readiness = ReadinessProbe()
 
     async def _applications(self) -> set[str]:
         from ray.serve.generated import serve_pb2, serve_pb2_grpc
@@ -78,10 +83,14 @@ class ProxyHealth(health_pb2_grpc.HealthServicer):
         status = health_pb2.HealthCheckResponse
         if not service:
             return status.SERVING
-        app = APPLICATIONS.get(service)
+        app = APPLICATIONS.get(service.removesuffix(READY_SUFFIX))
         if app is None:
             return status.SERVICE_UNKNOWN
-        return status.SERVING if app in await self._applications() else status.NOT_SERVING
+        if app not in await self._applications():
+            return status.NOT_SERVING
+        if service.endswith(READY_SUFFIX) and not await self._readiness.ready(app):
+            return status.NOT_SERVING
+        return status.SERVING
 
     async def Check(  # noqa: N802 - the RPC name
         self, request: health_pb2.HealthCheckRequest, context: Any

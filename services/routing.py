@@ -59,3 +59,10 @@ class AppMethods:
         if owner is None:
             raise AttributeError(name)
         return _elsewhere(name, *owner)
+
+    async def ready(self) -> bool:
+        """Readiness (not an RPC; the health service asks it through a Serve handle): this
+        replica's models are loaded (:mod:`services.readiness`)."""
+        from services.readiness import replica_ready
+
+        return await replica_ready(self)

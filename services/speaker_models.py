@@ -127,6 +127,7 @@ class SpeakerModels:
         models = cls(speaker, required, **kwargs)
         models._snapshot = await asyncio.to_thread(models._load, None)
         models._checked = time.monotonic()
+        models._report()
         logger.info("loaded %s: %s", speaker, models._versions(models._snapshot))
         return models
 
@@ -144,6 +145,7 @@ class SpeakerModels:
             self._pinned[key] = await asyncio.to_thread(self._load_versions, wanted, current)
             while len(self._pinned) > MAX_PINNED:
                 self._pinned.popitem(last=False)
+            self._report()
         self._pinned.move_to_end(key)
         return self._pinned[key]
 
@@ -181,6 +183,7 @@ class SpeakerModels:
         if current is not None and fresh is current:
             return False
         self._snapshot = fresh  # one assignment: the swap
+        self._report()
         logger.info("swapped %s to %s", self.speaker, self._versions(fresh))
         return True
 
@@ -206,6 +209,23 @@ class SpeakerModels:
             else:
                 models[component] = self.loader(component, reg.download(ref))
         return ModelSnapshot(self.speaker, refs, models)
+
+    def _report(self) -> None:
+        """The versions held now, to this replica's ``s2v_models_loaded`` gauge."""
+        from services.metrics import inventory
+
+        held = [self._snapshot, *self._pinned.values()]
+        versions = {(c, r.version) for s in held if s is not None for c, r in s.refs.items()}
+        inventory().report(self, self.speaker, versions)
+
+    def __del__(self) -> None:
+        """Serve calls this when its LRU unloads the speaker (and Python again when freed)."""
+        try:
+            from services.metrics import inventory
+
+            inventory().dropped(self, self.speaker)
+        except Exception:  # interpreter shutting down
+            pass
 
     @staticmethod
     def _versions(snapshot: ModelSnapshot) -> str:

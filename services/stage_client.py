@@ -30,6 +30,7 @@ from services.convert import (
     words_to_pb,
 )
 from services.errors import RpcError, status_of
+from services.observability import stage_interceptors
 from services.speaker_models import PIN_METADATA, pins_to_metadata
 from speech2video.body.motion_file import Motion
 from speech2video.motion.keypose_insertion import InsertionLogEntry
@@ -106,7 +107,9 @@ class GrpcStages:
 
     def _ch(self) -> Any:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+            self._channel = grpc.aio.insecure_channel(
+                self.target, options=CHANNEL_OPTIONS, interceptors=stage_interceptors()
+            )
         return self._channel
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from services.limits import (
     decode_audio,
 )
 from services.multiplexing import request_models, speaker_model_getter
+from services.observability import observed_rpc
 from services.routing import AppMethods
 from speech2video import synthesis
 from speech2video.errors import InputError
@@ -57,6 +58,7 @@ class AudioToPose(AppMethods):
     def check_health(self) -> None:
         return None
 
+    @observed_rpc("audio_to_pose")
     @unary_rpc(lambda: pb.PredictPosesResponse())
     async def PredictPoses(  # noqa: N802 - the RPC name
         self, request: pb.PredictPosesRequest, grpc_context: Any

@@ -25,6 +25,7 @@ from services.convert import (
 from services.errors import RpcError, streaming_rpc, unary_rpc
 from services.limits import check_language, check_text, check_word_list
 from services.model_pins import ModelSetVersions
+from services.observability import observed_rpc
 from services.pipeline_runner import (
     MotionResult,
     SynthesisInput,
@@ -51,8 +52,11 @@ class Args(BaseModel):
 
 
 def _request_id(grpc_context: Any) -> str:
-    """The caller's ``request_id`` metadata, else the id Serve gave the request."""
-    given = grpc_context.request_id()
+    """This call's id (``x-request-id`` or ``request_id`` metadata, else made by the gateway),
+    else the id Serve gave the request."""
+    from services.request_context import current_request_id
+
+    given = current_request_id() or grpc_context.request_id()
     if given:
         return str(given)
     from ray.serve.context import _get_serve_request_context
@@ -100,6 +104,7 @@ class Speech2Video(AppMethods):
     def check_health(self) -> None:
         return None
 
+    @observed_rpc("gateway", entry=True)
     @streaming_rpc
     async def Synthesize(  # noqa: N802 - the RPC name
         self, request: pb.SynthesizeRequest, grpc_context: Any
@@ -114,6 +119,7 @@ class Speech2Video(AppMethods):
                 yield pb.SynthesizeResponse(chunk=piece_to_pb(item, index))
                 index += 1
 
+    @observed_rpc("gateway", entry=True)
     @unary_rpc(lambda: pb.SynthesizeMotionResponse())
     async def SynthesizeMotion(  # noqa: N802 - the RPC name
         self, request: pb.SynthesizeMotionRequest, grpc_context: Any

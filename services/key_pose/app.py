@@ -21,6 +21,7 @@ from services.convert import (
 from services.errors import unary_rpc
 from services.limits import Bounds, check_number, check_timed_words, check_word_list
 from services.multiplexing import request_models, speaker_model_getter
+from services.observability import observed_rpc
 from services.routing import AppMethods
 from speech2video import synthesis
 from speech2video.model_set import KEY_POSE_DICTIONARY
@@ -56,6 +57,7 @@ class KeyPose(AppMethods):
     def check_health(self) -> None:
         return None
 
+    @observed_rpc("key_pose")
     @unary_rpc(lambda: pb.InsertKeyPosesResponse())
     async def InsertKeyPoses(  # noqa: N802 - the RPC name
         self, request: pb.InsertKeyPosesRequest, grpc_context: Any

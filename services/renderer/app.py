@@ -21,6 +21,7 @@ from services.convert import lineage_to_pb, motion_from_pb, piece_to_pb
 from services.errors import streaming_rpc
 from services.limits import Bounds, check_chunk_frames, decode_audio
 from services.multiplexing import request_models, speaker_model_getter
+from services.observability import observed_rpc, rendered_frames
 from services.routing import AppMethods
 from speech2video import synthesis
 from speech2video.body.motion_file import Motion
@@ -151,6 +152,7 @@ class Renderer(AppMethods):
     def check_health(self) -> None:
         return None
 
+    @observed_rpc("renderer", frames=rendered_frames)
     @streaming_rpc
     async def RenderVideo(  # noqa: N802 - the RPC name
         self, request: pb.RenderVideoRequest, grpc_context: Any
@@ -159,6 +161,7 @@ class Renderer(AppMethods):
         async for reply in self._render(request, motion, motion, grpc_context):
             yield reply
 
+    @observed_rpc("renderer", frames=rendered_frames)
     @streaming_rpc
     async def RenderVideoStream(  # noqa: N802 - the RPC name
         self, request_stream: AsyncIterator[pb.RenderVideoRequest], grpc_context: Any

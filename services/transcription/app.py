@@ -14,6 +14,7 @@ from services.auth import stage_tokens
 from services.convert import words_to_pb
 from services.errors import unary_rpc
 from services.limits import Bounds, check_language, check_text, decode_audio
+from services.observability import observed_rpc
 from services.routing import AppMethods
 from speech2video_api.v1 import transcription_pb2 as pb
 
@@ -44,6 +45,7 @@ class Transcription(AppMethods):
     def check_health(self) -> None:
         return None
 
+    @observed_rpc("transcription")
     @unary_rpc(lambda: pb.TranscribeResponse())
     async def Transcribe(  # noqa: N802 - the RPC name
         self, request: pb.TranscribeRequest, grpc_context: Any

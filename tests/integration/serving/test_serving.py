@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -47,6 +48,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     mp.setenv("S2V_GATEWAY_TOKEN", TOKEN)
     mp.setenv("S2V_MODEL_REFRESH_S", "1")
     mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mp.setenv("OTEL_TRACES_EXPORTER", "file")  # spans as JSON lines (the observability test)
+    mp.setenv("S2V_TRACES_FILE", str(root / "traces.jsonl"))
+    mp.setenv("S2V_WARM_SPEAKERS", "alice")  # readiness waits for alice's models
     registry = ModelRegistry()
     for seed, speaker in enumerate(SPEAKERS):
         register_model_set(registry, speaker, root / "sets", seed=seed)
@@ -416,3 +420,122 @@ def test_a_flooded_stage_answers_resource_exhausted_and_recovers(cluster: Cluste
     assert rejected and all(o.startswith("RESOURCE_EXHAUSTED") for o in rejected), outcomes
     assert outcomes.count("OK") >= 2
     assert _run(flood(1)) == ["OK"]
+
+
+def _scrape(url: str) -> str:
+    import urllib.request
+
+    return urllib.request.urlopen(url, timeout=10).read().decode()
+
+
+def _samples(body: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """A scrape of Ray's metrics endpoint: (name, labels) → value, our ``s2v_`` series only."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name.startswith("ray_s2v_")
+    }
+
+
+def _total(samples: dict, name: str, **labels: str) -> float:
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
+
+
+def _until(check: Any, what: str, within_s: float = 120.0) -> Any:
+    """``check()`` once it is truthy (asked each second); fails naming ``what`` if it never is."""
+    import time
+
+    deadline = time.monotonic() + within_s
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(1.0)
+    return value
+
+
+def test_one_call_is_one_trace_and_moves_every_apps_metrics(cluster: Cluster) -> None:
+    """A Synthesize call with x-request-id: the id comes back (trailers, lineage), the trace
+    file holds one trace with a server span per application and stage call, every span carrying
+    the id, and Ray's metrics endpoint shows each application's counters and histograms move
+    (the scrape is kept beside the trace file)."""
+    from services.metrics import metrics_url
+    from services.tracing import read_spans
+
+    url = metrics_url()
+    assert url, "Ray exports no metrics port"
+    before = _samples(_scrape(url))
+    rid = "obs-trace-1"
+    request = gateway_pb2.SynthesizeRequest(speaker_id="alice", audio=cluster.speech)
+
+    async def call() -> tuple[list, dict]:
+        async with grpc.aio.insecure_channel(cluster.target) as channel:
+            stub = gateway_pb2_grpc.Speech2VideoStub(channel)
+            meta = (*_meta(), ("x-request-id", rid))
+            stream = stub.Synthesize(request, metadata=meta, timeout=300)
+            messages = [m async for m in stream]
+            return messages, dict(await stream.trailing_metadata())
+
+    messages, trailers = _run(call())
+    assert trailers["x-request-id"] == rid and messages[-1].result.lineage.request_id == rid
+    apps = ("gateway", "transcription", "audio_to_pose", "key_pose", "renderer")
+    traces = Path(os.environ["S2V_TRACES_FILE"])
+
+    def servers() -> list[dict] | None:
+        spans = [s for s in read_spans(traces) if s["attributes"].get("s2v.request_id") == rid]
+        ours = {s["attributes"]["s2v.app"] for s in spans if s["kind"] == "SERVER"}
+        return spans if ours == set(apps) else None
+
+    spans = _until(servers, "a server span for every application")
+    assert len({s["trace_id"] for s in spans}) == 1
+    by_id = {s["span_id"]: s for s in spans}
+    (root,) = [s for s in spans if s["attributes"].get("s2v.app") == "gateway"]
+    clients = [s for s in spans if s["kind"] == "CLIENT"]
+    stages = [s for s in spans if s["kind"] == "SERVER" and s is not root]
+    assert clients and all(c["parent_id"] == root["span_id"] for c in clients)
+    assert all(by_id[s["parent_id"]]["kind"] == "CLIENT" for s in stages)
+
+    def moved() -> str | None:
+        body = _scrape(url)
+        now = _samples(body)
+        ok = all(
+            _total(now, "ray_s2v_requests_total", app=a, code="OK")
+            > _total(before, "ray_s2v_requests_total", app=a, code="OK")
+            for a in apps
+        )
+        return body if ok else None
+
+    body = _until(moved, "every application's request counter moves")
+    (traces.parent / "scrape.txt").write_text(body)
+    after = _samples(body)
+    for app in apps:
+        assert _total(after, "ray_s2v_request_seconds_count", app=app, code="OK") >= 1
+        if app != "gateway":  # the gateway's calls of this stage
+            assert _total(after, "ray_s2v_stage_calls_total", app=app, code="OK") >= 1
+    assert _total(after, "ray_s2v_first_chunk_seconds_count", app="gateway") >= 1
+    frames = messages[-1].result.num_frames
+    assert _total(after, "ray_s2v_frames_rendered_total", app="renderer") >= frames
+    assert _total(after, "ray_s2v_models_loaded", speaker="alice", component="renderer") >= 1
+    assert any(("application", "renderer") in labels for _, labels in after)  # Serve's tags
+
+
+def test_readiness_waits_for_the_warm_speakers_models(cluster: Cluster) -> None:
+    """Liveness is SERVING at once; readiness of the renderer (warm speaker alice) turns
+    SERVING once a replica has alice's models loaded."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    serving = health_pb2.HealthCheckResponse.SERVING
+    with grpc.insecure_channel(cluster.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+
+        def status(service: str) -> int:
+            return health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
+
+        assert status("speech2video.v1.Renderer") == serving
+        for service in ("speech2video.v1.Renderer/ready", "speech2video.v1.Transcription/ready"):
+            _until(lambda s=service: status(s) == serving, f"{service} SERVING")
+        with pytest.raises(grpc.RpcError) as info:
+            status("nope.Service/ready")
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
