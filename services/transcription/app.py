@@ -16,6 +16,7 @@ from services.errors import unary_rpc
 from services.limits import Bounds, check_language, check_text, decode_audio
 from services.observability import observed_rpc
 from services.routing import AppMethods
+from services.transcription.workers import WorkerPool
 from speech2video_api.v1 import transcription_pb2 as pb
 
 
@@ -25,6 +26,8 @@ class Args(BaseModel):
     max_audio_seconds: float = Field(120.0, gt=0)
     #: Speech-to-text engine name (None: ``$S2V_STT_ENGINE`` or whisper).
     stt_engine: str | None = None
+    #: Worker processes per replica, each with its own engine (a stopped call kills its worker).
+    workers: int = Field(2, ge=1, le=8)
 
 
 @serve.deployment(
@@ -40,7 +43,13 @@ class Transcription(AppMethods):
         from speech2video.audio.transcriber import get_transcriber
 
         self.args = args
-        get_transcriber(args.stt_engine)  # load the engine before the first request
+        # each worker loads the engine before the first request
+        self.pool = WorkerPool(args.workers, get_transcriber, (args.stt_engine,))
+
+    def __del__(self) -> None:
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            pool.close()
 
     def check_health(self) -> None:
         return None
@@ -55,12 +64,21 @@ class Transcription(AppMethods):
         check_language(request.language)
         audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
         language = request.language or None
+        gone = threading.Event()  # set when the caller cancels or its deadline passes
         if request.known_text:
             from speech2video.audio.alignment import align
 
-            aligned = await asyncio.to_thread(
-                align, audio, request.known_text, stt_engine=self.args.stt_engine
-            )
+            try:
+                aligned = await asyncio.to_thread(
+                    self.pool.run,
+                    align,
+                    audio,
+                    request.known_text,
+                    stt_engine=self.args.stt_engine,
+                    should_stop=gone.is_set,
+                )
+            finally:
+                gone.set()  # a worker still computing is killed
             return pb.TranscribeResponse(
                 language=request.language or "en",
                 engine=f"align-{aligned.engine}",
@@ -69,9 +87,9 @@ class Transcription(AppMethods):
             )
         from speech2video.audio.transcriber import transcribe
 
-        gone = threading.Event()  # set when the caller cancels or its deadline passes
         try:
             result = await asyncio.to_thread(
+                self.pool.run,
                 transcribe,
                 audio,
                 engine=self.args.stt_engine,
@@ -79,7 +97,7 @@ class Transcription(AppMethods):
                 should_stop=gone.is_set,
             )
         finally:
-            gone.set()  # a thread still decoding stops after its current segment
+            gone.set()  # a worker still decoding is killed
         return pb.TranscribeResponse(
             language=result.language,
             engine=result.engine,

@@ -596,6 +596,65 @@ def test_cancelling_a_render_stops_the_renderer(stack: Stack) -> None:
     print(f"\nrenderer idle {idle:.2f} s after the cancel")
 
 
+def _long_speech_wav(seconds: float) -> bytes:
+    """About ``seconds`` of English TTS (seeded random sentences, no repeated piece)."""
+    import soundfile
+
+    from speech2video.audio.tts import synthesize
+
+    rng = random.Random(0)
+    vocabulary = "river bank morning train window music paper story people city house green light"
+    vocabulary += " water table quick brown fox lazy dog small large walks talks reads writes"
+    words_per_minute = 160
+    sentences = [
+        " ".join(rng.choice(vocabulary.split()) for _ in range(10)).capitalize() + "."
+        for _ in range(int(seconds * words_per_minute / 60 / 10) + 1)
+    ]
+    speech = synthesize(" ".join(sentences), words_per_minute=words_per_minute)
+    samples = speech.audio.samples[: int(seconds * speech.audio.rate)]
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, speech.audio.rate, format="WAV")
+    return buf.getvalue()
+
+
+def test_a_transcription_past_its_deadline_stops_at_once(stack: Stack) -> None:
+    """115 s of speech straight to Transcribe with a 1.5 s deadline (decoding it all takes
+    ~10 s here): the worker process that was decoding is killed as soon as the deadline passes,
+    the replica itself falls idle, and a fresh worker takes the killed one's place."""
+    replica = _replica("transcription")
+    workers = {p.pid: p for p in replica.children(recursive=True)}
+    assert len(workers) >= 1, "the Transcription replica has no worker processes"
+    method = next(m for m in METHODS if m.name == "Transcribe")
+    request = transcription_pb2.TranscribeRequest(audio=_long_speech_wav(115), language="en")
+
+    async def too_slow() -> grpc.StatusCode:
+        async with grpc.aio.insecure_channel(stack.target) as channel:
+            code, details, _ = await call(channel, method, request, _meta(stack, method), 1.5)
+            TALLY.record("transcribe past its deadline", code, details)
+            return code
+
+    code = _run(too_slow())
+    passed = time.monotonic()
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+    while time.monotonic() - passed < 20 and all(w.is_running() for w in workers.values()):
+        time.sleep(0.02)
+    stopped = time.monotonic() - passed
+    gone = [pid for pid, w in workers.items() if not w.is_running()]
+    assert len(gone) == 1, "no worker was stopped: the transcription ran on for nobody"
+    idle = _seconds_until_idle(replica, passed)
+    assert idle is not None, "the Transcription replica kept working after the deadline"
+    deadline = time.monotonic() + 60
+    while len(replica.children(recursive=True)) < len(workers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(replica.children(recursive=True)) == len(workers), (
+        "the killed worker was not replaced"
+    )
+    print(
+        f"\ntranscription worker killed {stopped:.2f} s after the deadline; "
+        f"replica idle {idle:.2f} s"
+    )
+
+
 def _seconds_until_idle(proc: Any, since: float, window_s: float = 20.0) -> float | None:
     """Seconds from ``since`` until ``proc`` used under a fifth of a core for 2 s running
     (sampled every 0.25 s); None when it stayed busy for ``window_s``."""
