@@ -84,9 +84,11 @@ class _Call:
                 "rpc.method": method,
                 "s2v.app": app,
                 "s2v.request_id": self.request_id,
-                "s2v.speaker": rc.metadata_value(metadata, "multiplexed_model_id") or "",
             },
         )
+        speaker = rc.metadata_value(metadata, "multiplexed_model_id")
+        if speaker:
+            self.span.set_attribute("s2v.speaker", speaker)
         if entry:
             grpc_context.set_trailing_metadata([(rc.REQUEST_ID_HEADER, self.request_id)])
         rc.install_log_filter()

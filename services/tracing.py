@@ -86,7 +86,7 @@ class JsonLinesExporter(SpanExporter):
 
 def span_record(span: ReadableSpan) -> dict[str, Any]:
     """One span as a flat dict: name, kind, trace_id, span_id, parent_id (hex), start and end
-    (ns since the epoch), status, attributes, service."""
+    (ns since the epoch), status, attributes, events, service."""
     ctx = span.get_span_context()
     assert ctx is not None
     parent = span.parent
@@ -100,6 +100,7 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
         "end_ns": span.end_time,
         "status": span.status.status_code.name,
         "attributes": dict(span.attributes or {}),
+        "events": [{"name": e.name, "time_ns": e.timestamp} for e in span.events],
         "service": span.resource.attributes.get("service.name"),
     }
 

@@ -67,6 +67,10 @@ def _serve_up(args: argparse.Namespace, terminal: framework_output.Terminal) -> 
         deploy.shutdown()
         raise S2VError(f"the services did not come up: {exc}") from None
     print(f"serving gRPC on {target} (Ctrl-C or `s2v serve down` to stop)", file=terminal.out)
+    from services.metrics import metrics_url
+
+    if url := metrics_url():
+        print(f"metrics (Prometheus): {url}", file=terminal.out)
     terminal.out.flush()
     try:
         from ray import serve
