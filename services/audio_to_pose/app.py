@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -11,7 +12,7 @@ from ray.serve import Application
 
 from services.auth import stage_tokens
 from services.convert import lineage_to_pb, motion_to_pb, words_from_pb
-from services.errors import unary_rpc
+from services.errors import streaming_rpc, unary_rpc
 from services.limits import (
     Bounds,
     check_fps,
@@ -94,6 +95,17 @@ class AudioToPose(AppMethods):
             lineage = models.lineage(AUDIO_TO_POSE, BODY_MODEL)
         motion = synthesis.speaker_motion(poses, fps, profile)
         return pb.PredictPosesResponse(poses=motion_to_pb(motion), lineage=lineage_to_pb(lineage))
+
+    @streaming_rpc
+    async def PredictPosesStream(  # noqa: N802 - the RPC name
+        self, request_stream: AsyncIterator[pb.PredictPosesStreamRequest], grpc_context: Any
+    ) -> AsyncIterator[pb.PredictPosesStreamResponse]:
+        from services.live_poses import pose_replies
+
+        async for reply in pose_replies(
+            request_stream, grpc_context, self.models, Bounds(self.args.max_audio_seconds)
+        ):
+            yield reply
 
 
 def build_app(args: Args | dict[str, Any]) -> Application:

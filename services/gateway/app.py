@@ -49,6 +49,13 @@ class Args(BaseModel):
     #: Speakers whose body model (BVH export offsets) this replica keeps loaded.
     max_body_models: int = Field(16, ge=1)
     model_alias: str | None = None  # None: $S2V_MODEL_ALIAS or production
+    #: SynthesizeLive (services/live_flow.py): longest stream (the renderer's and audio_to_pose's
+    #: max_audio_seconds must be at least this), audio ahead of the rendered video, silence
+    #: between messages, and how long frames wait for words by default (seconds).
+    live_max_seconds: float = Field(120.0, gt=0)
+    live_max_buffered_s: float = Field(10.0, gt=0)
+    live_idle_timeout_s: float = Field(10.0, gt=0)
+    live_key_pose_wait_s: float = Field(2.0, ge=0, le=10)
 
 
 def _request_id(grpc_context: Any) -> str:
@@ -100,6 +107,7 @@ class Speech2Video(AppMethods):
         self.versions = ModelSetVersions(args.model_alias)
         self.authorize = caller_tokens().check  # callers' tokens (none set: open)
         self._body_models: OrderedDict[str, Any] = OrderedDict()  # speaker → SpeakerModels (LRU)
+        self._live_dictionaries: OrderedDict[str, Any] = OrderedDict()  # SynthesizeLive's
 
     def check_health(self) -> None:
         return None
@@ -141,6 +149,15 @@ class Speech2Video(AppMethods):
             reply.export_data = _export_bvh(result, rest)
             reply.export_filename = f"{request.speaker_id}_motion.bvh"
         return reply
+
+    @streaming_rpc
+    async def SynthesizeLive(  # noqa: N802 - the RPC name
+        self, request_stream: AsyncIterator[Any], grpc_context: Any
+    ) -> AsyncIterator[Any]:
+        from services.live_gateway import serve_live
+
+        async for reply in serve_live(self, request_stream, _request_id(grpc_context)):
+            yield reply
 
     async def _rest_joints(self, speaker: str) -> Any:
         """(55, 3) rest joints of the speaker's body model (BVH offsets), alias-tracked."""

@@ -31,6 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--forbid-word", action="append", default=[], help="never key-pose this word")
     p.add_argument("--seed", type=int, default=None, help="key-pose draw seed")
     p.add_argument("--max-seconds", type=float, default=120.0, help="longest input (in-process)")
+    live = p.add_argument_group("live (SynthesizeLive)")
+    live.add_argument(
+        "--live", action="store_true", help="stream the audio in real time; print piece latencies"
+    )
+    live.add_argument("--chunk-ms", type=float, default=100.0, help="audio per message (100)")
+    live.add_argument("--speed", type=float, default=1.0, help="x real time (0: all at once)")
+    live.add_argument("--pcm-rate", type=int, default=16_000, help="stdin PCM rate (--audio -)")
+    live.add_argument(
+        "--key-pose-wait", type=float, default=0.0, help="s a frame waits for words (0: default)"
+    )
     p.set_defaults(func=run)
 
 
@@ -98,6 +108,11 @@ async def _local(args: argparse.Namespace, audio: bytes) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from speech2video.errors import InputError
+
+    if args.live:
+        from speech2video_cli.live_synthesize import run_live
+
+        return run_live(args)
 
     audio = b""
     if args.audio is not None:

@@ -86,11 +86,13 @@ class LiveSummary(_message.Message):
     def __init__(self, words: _Optional[_Iterable[_Union[_common_pb2.Word, _Mapping]]] = ..., insertions: _Optional[_Iterable[_Union[_common_pb2.KeyPoseInsertion, _Mapping]]] = ..., skipped_late: _Optional[_Iterable[_Union[_common_pb2.KeyPoseInsertion, _Mapping]]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ..., num_frames: _Optional[int] = ..., fps: _Optional[float] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class SynthesizeLiveResponse(_message.Message):
-    __slots__ = ("chunk", "frame", "summary")
+    __slots__ = ("chunk", "frame", "summary", "fps")
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     FRAME_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
     chunk: _common_pb2.VideoChunk
     frame: RawFrame
     summary: LiveSummary
-    def __init__(self, chunk: _Optional[_Union[_common_pb2.VideoChunk, _Mapping]] = ..., frame: _Optional[_Union[RawFrame, _Mapping]] = ..., summary: _Optional[_Union[LiveSummary, _Mapping]] = ...) -> None: ...
+    fps: float
+    def __init__(self, chunk: _Optional[_Union[_common_pb2.VideoChunk, _Mapping]] = ..., frame: _Optional[_Union[RawFrame, _Mapping]] = ..., summary: _Optional[_Union[LiveSummary, _Mapping]] = ..., fps: _Optional[float] = ...) -> None: ...

@@ -268,7 +268,7 @@ def base_request(method: Method) -> Any:
         config = live_pb2.LiveConfig(
             speaker_id=SPEAKER, audio_format=pcm, key_poses=common_pb2.KeyPoseOptions(disabled=True)
         )
-        return gateway_pb2.SynthesizeLiveRequest(config=config)
+        return live_pb2.SynthesizeLiveRequest(config=config)
     text = gateway_pb2.TextInput(text="Hi.", language="en")
     options = common_pb2.KeyPoseOptions(disabled=True)
     return method.request(speaker_id=SPEAKER, text=text, key_poses=options)

@@ -55,6 +55,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     for seed, speaker in enumerate(SPEAKERS):
         register_model_set(registry, speaker, root / "sets", seed=seed)
     config = deploy.prepare_config(deploy.load_config(), *free_ports(2))
+    for app in config["applications"]:
+        if app["name"] == "gateway":  # SynthesizeLive's stalled-client test waits this long
+            app.setdefault("args", {})["live_idle_timeout_s"] = 2.0
     try:
         target = deploy.start(config, num_cpus=2)
         yield Cluster(target, registry, root / "sets", wav_bytes(synthesize(TEXT).audio))
@@ -539,3 +542,120 @@ def test_readiness_waits_for_the_warm_speakers_models(cluster: Cluster) -> None:
         with pytest.raises(grpc.RpcError) as info:
             status("nope.Service/ready")
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# ----------------------------------------------------------------------------- SynthesizeLive
+
+
+def _live_config(**kw: object) -> object:
+    from speech2video_api.v1 import live_pb2
+
+    fmt = live_pb2.LiveAudioFormat(encoding=live_pb2.LiveAudioFormat.ENCODING_PCM_S16LE)
+    fmt.sample_rate = int(kw.pop("sample_rate", 16_000))  # type: ignore[call-overload]
+    kw.setdefault("speaker_id", "alice")
+    config = live_pb2.LiveConfig(audio_format=fmt, **kw)  # type: ignore[arg-type]
+    return live_pb2.SynthesizeLiveRequest(config=config)
+
+
+def _pcm16k(wav: bytes) -> bytes:
+    import numpy as np
+
+    from speech2video.audio.io import decode
+
+    samples = decode(wav, max_seconds=None).samples
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def _live(
+    target: str,
+    first: object,
+    pcm: bytes,
+    chunk_s: float = 0.2,
+    pace: float = 1.0,
+    token: str | None = TOKEN,
+    stall_s: float = 0.0,
+) -> tuple[list[tuple[float, object]], float, grpc.StatusCode, str]:
+    """(arrival time, message) pairs, when the last audio left, and the status."""
+    import time
+
+    from speech2video_api.v1 import live_pb2
+
+    start = time.perf_counter()
+    sent_all = [0.0]
+
+    async def requests():
+        yield first
+        step = int(chunk_s * 16_000) * 2
+        for i in range(0, len(pcm), step):
+            yield live_pb2.SynthesizeLiveRequest(audio=pcm[i : i + step])
+            if pace:
+                await asyncio.sleep(chunk_s / pace)
+        if stall_s:
+            await asyncio.sleep(stall_s)
+        sent_all[0] = time.perf_counter() - start
+
+    seen: list[tuple[float, object]] = []
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = gateway_pb2_grpc.Speech2VideoStub(channel)
+        try:
+            async for reply in stub.SynthesizeLive(requests(), metadata=_meta(token), timeout=120):
+                seen.append((time.perf_counter() - start, reply))
+        except grpc.aio.AioRpcError as exc:
+            return seen, sent_all[0], exc.code(), exc.details() or ""
+    return seen, sent_all[0], grpc.StatusCode.OK, ""
+
+
+def test_live_pieces_arrive_while_speech_is_still_streaming(cluster: Cluster) -> None:
+    import av
+
+    pcm = _pcm16k(cluster.speech)
+    seconds = len(pcm) / 2 / 16_000
+    _run(_live(cluster.target, _live_config(), pcm[:32_000], pace=0))  # models loaded, warm
+    seen, sent_all, code, details = _run(_live(cluster.target, _live_config(), pcm))
+    assert code == grpc.StatusCode.OK, details
+    chunks = [m.chunk for _, m in seen if m.HasField("chunk")]
+    summary = seen[-1][1].summary
+    assert seen[-1][1].HasField("summary") and chunks[-1].last
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    first_piece_at = next(t for t, m in seen if m.HasField("chunk"))
+    assert first_piece_at < sent_all - 1.0, (first_piece_at, sent_all)  # while audio still comes
+    with av.open(io.BytesIO(b"".join(c.data for c in chunks))) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == summary.num_frames == round(seconds * 15)  # every frame once, at fps
+    assert summary.fps == 15 and summary.duration_s == pytest.approx(seconds)
+    assert len(summary.words) >= 5 and summary.words[0].start < summary.words[-1].start
+    models = {m.component for m in summary.lineage.models}
+    assert models == {"audio_to_pose", "body_model", "key_pose_dictionary", "renderer"}
+    assert all(e.status == "late" for e in summary.skipped_late)
+
+
+def test_live_bad_first_messages_and_no_token(cluster: Cluster) -> None:
+    from speech2video_api.v1 import live_pb2
+
+    pcm = b"\x00\x01" * 16_000
+    audio_first = live_pb2.SynthesizeLiveRequest(audio=pcm)
+    no_format = live_pb2.SynthesizeLiveRequest(config=live_pb2.LiveConfig(speaker_id="alice"))
+    cases = {
+        "the first message must be a config": audio_first,
+        "config.audio_format.encoding": no_format,
+        "config.speaker_id": _live_config(speaker_id=""),
+        "config.audio_format.sample_rate": _live_config(sample_rate=100),
+        "config.key_pose_wait_s": _live_config(key_pose_wait_s=99.0),
+    }
+    for field, first in cases.items():
+        _, _, code, details = _run(_live(cluster.target, first, pcm, pace=0))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and field in details, (field, details)
+        _clean(details)
+    _, _, code, _ = _run(_live(cluster.target, _live_config(), pcm, pace=0, token=None))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_live_too_fast_and_stalled_clients_end_cleanly(cluster: Cluster) -> None:
+    pcm = b"\x00\x02" * (16_000 * 30)  # 30 s sent at once: far past the 10 s of buffered audio
+    _, _, code, details = _run(_live(cluster.target, _live_config(), pcm, 1.0, pace=0))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit is 10 s" in details, details
+    # a client that stops sending (the stack's gateway waits 2 s) is ended, not left hanging
+    _, _, code, details = _run(
+        _live(cluster.target, _live_config(), pcm[:32_000], pace=0, stall_s=6.0)
+    )
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED and "no message for 2 s" in details, details

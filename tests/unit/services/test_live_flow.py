@@ -1,0 +1,160 @@
+"""The live flow on fake stages (no Ray, no models): windowing, deadlines, limits, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import numpy as np
+import pytest
+
+from services.convert import KeyPoseRequest, Lineage
+from services.errors import RpcError
+from services.live_flow import (
+    SEGMENT_S,
+    LiveLimits,
+    LiveRequest,
+    LiveSummary,
+    segment_cut,
+    synthesize_live,
+)
+from speech2video.body.motion_file import Motion
+from speech2video.errors import InputError
+from speech2video.motion.keypose_dictionary import KeyPoseDictionary, KeyPoseEntry
+from speech2video.motion.words import Word
+from speech2video.render.mp4_stream import Mp4Piece
+
+FPS = 25.0
+RATE = 16_000
+
+
+class FakeStages:
+    """Poses: frame f is final once audio reaches f/fps + 0.2 s; words: "huge" at 0.5 s of each
+    segment; rendering: one piece per part, after ``render_s``."""
+
+    def __init__(self, render_s: float = 0.0, transcribe_s: float = 0.0) -> None:
+        self.render_s, self.transcribe_s = render_s, transcribe_s
+        self.segments: list[float] = []
+        self.parts: list[int] = []
+
+    async def transcribe(self, audio: bytes, language: str) -> list[Word]:
+        seconds = (len(audio) - 44) / 2 / RATE
+        self.segments.append(seconds)
+        await asyncio.sleep(self.transcribe_s)
+        return [Word("huge", 0.5, 0.8)] if seconds > 0.8 else []
+
+    async def key_pose_dictionary(self, speaker: str) -> tuple[KeyPoseDictionary, Lineage]:
+        entry = KeyPoseEntry("huge", 1.0, np.full((1, 106), 0.5, np.float32), False)
+        lineage = Lineage(({"component": "kp", "name": "k"},))
+        return KeyPoseDictionary(speaker, {"huge": entry}), lineage
+
+    async def predict_pose_stream(
+        self, speaker: str, samples: AsyncIterator[np.ndarray], gain: float
+    ) -> AsyncIterator[tuple[Motion | None, Lineage | None]]:
+        heard, sent = 0, 0
+        async for block in samples:
+            heard += len(block)
+            final = max(0, int((heard / RATE - 0.2) * FPS))
+            if final > sent:
+                yield Motion(np.zeros((final - sent, 106), np.float32), FPS), None
+                sent = final
+        total = round(heard / RATE * FPS)
+        rest = Motion(np.zeros((total - sent, 106), np.float32), FPS) if total > sent else None
+        yield rest, Lineage(({"component": "a2p", "name": "a"},))
+
+    async def render_stream(
+        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+    ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
+        done = 0
+        pending = None
+        async for part in parts:
+            await asyncio.sleep(self.render_s)
+            if pending is not None:
+                yield pending, None
+            self.parts.append(part.num_frames)
+            pending = Mp4Piece(b"x", done, part.num_frames, False)
+            done += part.num_frames
+        if pending is not None:
+            yield Mp4Piece(b"x", pending.first_frame, pending.num_frames, True), Lineage()
+
+
+def _pcm(seconds: float) -> bytes:
+    t = np.arange(int(seconds * RATE)) / RATE
+    x = 0.3 * np.sin(2 * np.pi * 200 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.3 * t))
+    return (x * 32767).astype("<i2").tobytes()
+
+
+async def _chunks(pcm: bytes, step_s: float, pace: float, idle_after: int | None = None):
+    n = int(step_s * RATE) * 2
+    for i, at in enumerate(range(0, len(pcm), n)):
+        if idle_after is not None and i == idle_after:
+            await asyncio.sleep(3600)
+        yield pcm[at : at + n]
+        if pace:
+            await asyncio.sleep(step_s / pace)
+
+
+DEFAULT_LIMITS = LiveLimits()
+
+
+def _run(stages, pcm, limits=DEFAULT_LIMITS, pace=0.0, step_s=0.1, wait_s=0.0, idle_after=None):
+    request = LiveRequest("alice", 1, RATE, KeyPoseRequest(seed=0), key_pose_wait_s=wait_s)
+
+    async def go() -> list:
+        chunks = _chunks(pcm, step_s, pace, idle_after)
+        return [item async for item in synthesize_live(stages, request, chunks, limits)]
+
+    return asyncio.run(go())
+
+
+def test_segments_are_cut_in_the_quietest_100_ms_of_their_window() -> None:
+    x = np.ones(int(2.0 * RATE), np.float32)
+    x[int(1.3 * RATE) : int(1.4 * RATE)] = 0.0
+    assert segment_cut(x) == int(1.3 * RATE) + RATE // 20
+    assert segment_cut(x[: int(SEGMENT_S[1] * RATE) - 1]) is None
+
+
+def test_every_frame_once_in_order_and_words_in_their_segments() -> None:
+    stages = FakeStages()
+    items = _run(stages, _pcm(5.0), pace=5.0, wait_s=2.0)
+    pieces, summary = [p.piece for p in items[:-1]], items[-1]
+    assert isinstance(summary, LiveSummary) and summary.num_frames == 125 == sum(stages.parts)
+    assert [p.first_frame for p in pieces] == list(np.cumsum([0, *stages.parts[:-1]]))
+    assert pieces[-1].last and summary.fps == FPS and summary.duration_s == pytest.approx(5.0)
+    assert sum(stages.segments) == pytest.approx(5.0, abs=1e-3)
+    assert all(s <= SEGMENT_S[1] for s in stages.segments)
+    starts = [w.start for w in summary.words]
+    assert starts == sorted(starts) and len(starts) >= 3
+    statuses = [e.status for e in summary.insertions]
+    assert statuses.count("inserted") >= 2 and "late" not in statuses  # words came in time
+    assert {m["component"] for m in summary.lineage.models} == {"kp", "a2p"}
+
+
+def test_no_wait_for_words_makes_key_words_late_at_real_time() -> None:
+    items = _run(FakeStages(transcribe_s=0.05), _pcm(4.0), pace=4.0, wait_s=0.05)
+    summary = items[-1]
+    assert summary.num_frames == 100 and summary.late
+    assert all(e.status in ("late", "overlap") for e in summary.insertions)
+
+
+def test_a_client_far_ahead_of_the_video_is_told_resource_exhausted() -> None:
+    limits = LiveLimits(max_buffered_s=2.0)
+    with pytest.raises(RpcError) as err:
+        _run(FakeStages(render_s=0.5), _pcm(8.0), limits, step_s=0.5)
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "limit is 2 s" in err.value.message
+
+
+def test_a_stalled_client_is_ended_with_deadline_exceeded() -> None:
+    limits = LiveLimits(idle_timeout_s=0.3)
+    with pytest.raises(RpcError) as err:
+        _run(FakeStages(), _pcm(3.0), limits, idle_after=5)
+    assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED and "0.3 s" in err.value.message
+
+
+def test_no_audio_and_a_bad_wait_are_invalid() -> None:
+    with pytest.raises(InputError, match="before any audio"):
+        _run(FakeStages(), b"")
+    with pytest.raises(InputError, match="key_pose_wait_s"):
+        _run(FakeStages(), _pcm(1.0), wait_s=float("nan"))
