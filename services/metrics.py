@@ -28,6 +28,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,17 +40,78 @@ _METHODS = {"counter": "inc", "histogram": "observe", "gauge": "set"}
 
 
 class Metric:
-    """One counter, histogram or gauge of either backend: ``record(value, **tags)``."""
+    """One counter, histogram or gauge of either backend: ``record(value, **tags)``.
 
-    def __init__(self, kind: str, impl: Any, ray: bool) -> None:
-        self.kind, self._impl, self._ray = kind, impl, ray
+    Ray exports a gauge's value only for a short while after it was set (its agent drops series
+    not refreshed within two export intervals), so a Ray gauge keeps its last values and
+    :class:`_Refresher` sets them again every :data:`REFRESH_S`; a value of 0 is sent once more
+    and then forgotten unless ``keep_zero``."""
+
+    def __init__(self, kind: str, impl: Any, ray: bool, keep_zero: bool = True) -> None:
+        self.kind, self._impl, self._ray, self.keep_zero = kind, impl, ray, keep_zero
+        self._last: dict[tuple[tuple[str, str], ...], float] = {}
+        self._lock = threading.Lock()
 
     def record(self, value: float, **tags: str) -> None:
         method = _METHODS[self.kind]
-        if self._ray:
-            getattr(self._impl, method)(value, tags=tags)
-        else:
+        if not self._ray:
             getattr(self._impl.labels(**tags), method)(value)
+            return
+        self._impl_record(value, tags)
+        if self.kind == "gauge":
+            with self._lock:
+                self._last[tuple(sorted(tags.items()))] = value
+            _refresher().watch(self)
+
+    def _impl_record(self, value: float, tags: dict[str, str]) -> None:
+        getattr(self._impl, _METHODS[self.kind])(value, tags=tags)
+
+    def refresh(self) -> None:
+        """Set every kept gauge value again (zeros once, unless ``keep_zero``)."""
+        with self._lock:
+            values = list(self._last.items())
+            for key, value in values:
+                if value == 0 and not self.keep_zero:
+                    del self._last[key]
+        for key, value in values:
+            self._impl_record(value, dict(key))
+
+
+#: Seconds between refreshes of Ray gauges (Ray keeps a gauge's series for two export intervals).
+REFRESH_S = 2.0
+
+
+class _Refresher:
+    """A daemon thread, started with the first Ray gauge, refreshing the gauges it watches."""
+
+    def __init__(self) -> None:
+        self._gauges: list[Metric] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, gauge: Metric) -> None:
+        with self._lock:
+            if not any(g is gauge for g in self._gauges):
+                self._gauges.append(gauge)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="s2v-gauges", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(REFRESH_S)
+            with self._lock:
+                gauges = list(self._gauges)
+            for gauge in gauges:
+                try:
+                    gauge.refresh()
+                except Exception:  # pragma: no cover - Ray shutting down
+                    return
+
+
+@functools.cache
+def _refresher() -> _Refresher:
+    return _Refresher()
 
 
 def _in_replica() -> bool:
@@ -73,7 +135,12 @@ def registry() -> Any:
 
 
 def _make(
-    kind: str, name: str, doc: str, tags: Sequence[str], buckets: Sequence[float] = ()
+    kind: str,
+    name: str,
+    doc: str,
+    tags: Sequence[str],
+    buckets: Sequence[float] = (),
+    keep_zero: bool = True,
 ) -> Metric:
     if _in_replica():
         from ray.serve import metrics as serve_metrics
@@ -82,7 +149,8 @@ def _make(
         if kind == "counter":
             return Metric(kind, serve_metrics.Counter(name, doc, tag_keys=tag_keys), True)
         if kind == "gauge":
-            return Metric(kind, serve_metrics.Gauge(name, doc, tag_keys=tag_keys), True)
+            gauge = serve_metrics.Gauge(name, doc, tag_keys=tag_keys)
+            return Metric(kind, gauge, True, keep_zero)
         bounds = list(buckets)
         return Metric(kind, serve_metrics.Histogram(name, doc, bounds, tag_keys=tag_keys), True)
     import prometheus_client as prom
@@ -129,6 +197,7 @@ class AppMetrics:
             "s2v_models_loaded",
             "model versions loaded in the replica (1 loaded, 0 dropped)",
             ("speaker", "component", "version"),
+            keep_zero=False,
         )
         self._ongoing: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()

@@ -189,9 +189,9 @@ def observed_rpc(
 
 
 def _failure_code(exc: BaseException, grpc_context: Any) -> str:
-    if isinstance(exc, (GeneratorExit, KeyboardInterrupt)) or type(exc).__name__ == (
-        "CancelledError"
-    ):
+    """The status of a call that ended with ``exc``: CANCELLED when the caller went (the task
+    was cancelled, the stream closed), else the code set on the context (UNKNOWN if none)."""
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt)):
         return "CANCELLED"
     code = _code_name(grpc_context)
     return code if code != "OK" else "UNKNOWN"

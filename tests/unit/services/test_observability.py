@@ -318,3 +318,39 @@ def test_stage_calls_carry_the_request_id_and_trace(spans: InMemorySpanExporter)
     assert _sample("s2v_stage_calls_total", code="OK", **tags) == 1
     assert _sample("s2v_stage_calls_total", code="RESOURCE_EXHAUSTED", **tags) == 1
     assert _sample("s2v_admission_rejections_total", **tags) == 1
+
+
+def test_a_stream_the_caller_leaves_counts_as_cancelled(spans: InMemorySpanExporter) -> None:
+    async def run() -> None:
+        stream = Transcription().RenderVideo(None, FakeContext([("x-request-id", "r2")]))
+        await anext(stream)
+        await stream.aclose()  # the caller went after the first piece
+
+    asyncio.run(run())
+    labels = {"app": "renderer", "method": "RenderVideo", "code": "CANCELLED"}
+    assert _sample("s2v_requests_total", **labels) == 1
+    assert _sample("s2v_ongoing_requests", app="renderer", method="RenderVideo") == 0
+    (span,) = spans.get_finished_spans()
+    assert span.attributes["rpc.grpc.status_code"] == "CANCELLED"
+
+
+class _FakeRayGauge:
+    def __init__(self) -> None:
+        self.sets: list[tuple[float, dict[str, str]]] = []
+
+    def set(self, value: float, tags: dict[str, str]) -> None:
+        self.sets.append((value, tags))
+
+
+def test_ray_gauges_are_set_again_and_dropped_zeros_once() -> None:
+    """Ray drops a gauge series not set for two export intervals: kept values are set again."""
+    impl = _FakeRayGauge()
+    gauge = metrics_module.Metric("gauge", impl, ray=True, keep_zero=False)
+    gauge.record(1, speaker="ann", version="2")
+    gauge.record(0, speaker="ann", version="1")
+    impl.sets.clear()
+    gauge.refresh()
+    assert sorted(v for v, _ in impl.sets) == [0, 1]
+    impl.sets.clear()
+    gauge.refresh()  # the zero was sent once more, then forgotten
+    assert impl.sets == [(1, {"speaker": "ann", "version": "2"})]
