@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from speech2video.audio.io import Audio
 from speech2video.body import pose_layout as pl
 from speech2video.body.motion_file import Motion
 from speech2video.errors import InputError
@@ -16,6 +17,8 @@ from speech2video.motion.words import Word
 from speech2video.render.mp4_stream import Mp4Piece
 from speech2video_api.v1 import common_pb2 as common
 
+#: 16-bit PCM full scale: a decoder's float sample is ``int16 / PCM_SCALE``.
+PCM_SCALE = 32768.0
 #: Largest magnitude of a pose value (axis-angle radians, PCA and expression coefficients).
 MAX_POSE_VALUE = 1000.0
 _INTERPOLATION = {
@@ -64,15 +67,42 @@ def words_from_pb(words: Iterable[common.Word]) -> list[Word]:
     return [Word(w.word, float(w.start), float(w.end), float(w.confidence or 1.0)) for w in words]
 
 
-def motion_to_pb(motion: Motion) -> common.PoseSequence:
+def motion_to_pb(motion: Motion, *, raw: bool = True) -> common.PoseSequence:
+    """Motion → PoseSequence; raw: the poses as little-endian float32 bytes in ``data`` (between
+    stages: one copy, 4 bytes a value), else as ``values`` (the product API's form)."""
+    poses = motion.poses
+    if raw:
+        data = np.ascontiguousarray(poses, dtype="<f4").tobytes()
+        values: list[float] = []
+    else:
+        data, values = b"", poses.reshape(-1).tolist()
     return common.PoseSequence(
         fps=motion.fps,
         num_frames=motion.num_frames,
-        values=motion.poses.reshape(-1).tolist(),
+        values=values,
+        data=data,
         betas=motion.betas.tolist(),
         global_orient=motion.global_orient.tolist(),
         speaker_id=motion.speaker,
     )
+
+
+def _pose_values(seq: common.PoseSequence) -> np.ndarray:
+    """(num_frames * 106,) float32 from ``data`` or ``values`` (InputError when both or the
+    size does not match), checked before any copy."""
+    if seq.data and len(seq.values):
+        raise InputError("poses: set data or values, not both")
+    given = len(seq.data) // 4 if seq.data else len(seq.values)
+    if seq.data and len(seq.data) % 4:
+        raise InputError(f"poses.data: {len(seq.data)} bytes is not whole float32 values")
+    if seq.num_frames == 0 or given != seq.num_frames * pl.POSE_DIM:
+        raise InputError(
+            f"poses: need num_frames > 0 and num_frames x {pl.POSE_DIM} values; got "
+            f"num_frames={seq.num_frames}, {given} values"
+        )
+    if seq.data:
+        return np.frombuffer(seq.data, dtype="<f4").astype(np.float32)
+    return np.asarray(seq.values, np.float32)
 
 
 def motion_from_pb(seq: common.PoseSequence, max_seconds: float | None = None) -> Motion:
@@ -87,17 +117,12 @@ def motion_from_pb(seq: common.PoseSequence, max_seconds: float | None = None) -
             f"poses: {seq.num_frames} frames at {seq.fps:g} fps is "
             f"{seq.num_frames / seq.fps:.1f} s; the limit is {max_seconds:g} s"
         )
-    if seq.num_frames == 0 or len(seq.values) != seq.num_frames * pl.POSE_DIM:
-        raise InputError(
-            f"poses: need num_frames > 0 and num_frames x {pl.POSE_DIM} values; got "
-            f"num_frames={seq.num_frames}, {len(seq.values)} values"
-        )
     check_text(seq.speaker_id, "poses.speaker_id", 64)
     for name, size in (("betas", pl.NUM_BETAS), ("global_orient", 3)):
         given = len(getattr(seq, name))
         if given not in (0, size):
             raise InputError(f"poses.{name} needs {size} values (or none); got {given}")
-    values = np.asarray(seq.values, np.float32)
+    values = _pose_values(seq)
     if not np.all(np.isfinite(values)) or np.abs(values).max(initial=0) > MAX_POSE_VALUE:
         raise InputError(f"poses: values must be finite, within +-{MAX_POSE_VALUE:g}")
     kwargs: dict[str, object] = {"speaker": seq.speaker_id}
@@ -186,5 +211,16 @@ def piece_from_pb(chunk: common.VideoChunk) -> Mp4Piece:
     return Mp4Piece(chunk.data, chunk.first_frame, chunk.num_frames, chunk.last)
 
 
-def model_refs(refs: Iterable[Mapping[str, str]]) -> tuple[dict[str, str], ...]:
-    return tuple(dict(r) for r in refs)
+def pcm_to_pb(audio: Audio) -> common.PcmAudio:
+    """16 kHz mono :class:`Audio` → 16-bit PCM (lossless for samples on the 16-bit grid, see
+    :func:`pcm_grid`)."""
+    scaled = np.clip(np.rint(np.asarray(audio.samples, np.float64) * PCM_SCALE), -32768, 32767)
+    return common.PcmAudio(data=scaled.astype("<i2").tobytes(), sample_rate=audio.rate)
+
+
+def pcm_grid(audio: Audio) -> Audio:
+    """``audio`` with its samples rounded to the 16-bit grid (what a stage receives as PCM), so
+    that a flow in this process hears exactly what the stages hear over gRPC; a 16-bit source
+    is unchanged (the decoder's float samples are ``int16 / 32768``)."""
+    scaled = np.clip(np.rint(np.asarray(audio.samples, np.float64) * PCM_SCALE), -32768, 32767)
+    return Audio((scaled / PCM_SCALE).astype(np.float32), audio.rate)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from speech2video.audio.io import Audio, decode
+import numpy as np
+
+from speech2video.audio.io import SAMPLE_RATE, Audio, decode
 from speech2video.errors import InputError
 
 #: Encoded audio accepted in one request (120 s of 16-bit 48 kHz stereo WAV is 23 MB).
@@ -39,6 +42,34 @@ class Bounds:
 def decode_audio(data: bytes, bounds: Bounds) -> Audio:
     """Request audio → 16 kHz mono: size and header checked first, decoding bounded."""
     return decode(data, max_seconds=bounds.max_seconds, max_bytes=MAX_AUDIO_BYTES)
+
+
+def pcm_audio(pcm: Any, bounds: Bounds, field: str = "pcm") -> Audio:
+    """A ``PcmAudio`` message → 16 kHz mono :class:`Audio` (no decoding): the rate must be
+    16000, the bytes whole 16-bit samples, at most ``bounds.max_seconds`` long."""
+    if pcm.sample_rate != SAMPLE_RATE:
+        raise InputError(f"{field}.sample_rate must be {SAMPLE_RATE}; got {pcm.sample_rate}")
+    if len(pcm.data) % 2:
+        raise InputError(f"{field}.data: {len(pcm.data)} bytes is not whole 16-bit samples")
+    seconds = len(pcm.data) / 2 / SAMPLE_RATE
+    if seconds > bounds.max_seconds:
+        raise InputError(f"{field}: {seconds:.1f} s long; the limit is {bounds.max_seconds:g} s")
+    if not pcm.data:
+        raise InputError(f"{field}.data is empty")
+    samples = np.frombuffer(pcm.data, dtype="<i2").astype(np.float32) / 32768.0
+    return Audio(samples, SAMPLE_RATE)
+
+
+def request_audio(encoded: bytes, pcm: Any | None, bounds: Bounds, field: str = "audio") -> Audio:
+    """A stage request's speech: ``pcm`` (decoded by the gateway) when set, else the encoded
+    ``encoded`` bytes decoded here; InputError when both or neither are given."""
+    if pcm is not None and encoded:
+        raise InputError(f"set {field} or pcm, not both")
+    if pcm is not None:
+        return pcm_audio(pcm, bounds)
+    if not encoded:
+        raise InputError(f"the request needs {field} or pcm")
+    return decode_audio(encoded, bounds)
 
 
 def check_number(value: float, field: str, low: float, high: float) -> float:

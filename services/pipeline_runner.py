@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from services.convert import KeyPoseRequest, Lineage
+from services.convert import KeyPoseRequest, Lineage, pcm_grid
 from services.limits import Bounds, decode_audio
 from speech2video import synthesis
 from speech2video.audio.io import Audio, decode
@@ -62,12 +62,17 @@ class VideoSummary:
     lineage: Lineage
 
 
+#: Speech as a stage takes it: decoded once (16 kHz mono :class:`Audio`, what the flow passes)
+#: or encoded bytes (decoded by the stage; b"" for none where a stage allows it).
+Speech = Audio | bytes
+
+
 class Stages(Protocol):
     """The four stages, in core types."""
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]: ...
+    async def transcribe(self, audio: Speech, language: str) -> list[Word]: ...
 
-    async def predict_poses(self, speaker: str, audio: bytes) -> tuple[Motion, Lineage]: ...
+    async def predict_poses(self, speaker: str, audio: Speech) -> tuple[Motion, Lineage]: ...
 
     async def insert_key_poses(
         self,
@@ -81,11 +86,11 @@ class Stages(Protocol):
         ...
 
     def render(
-        self, speaker: str, motion: Motion, audio: bytes
+        self, speaker: str, motion: Motion, audio: Speech
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]: ...
 
     def render_stream(
-        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+        self, speaker: str, parts: AsyncIterator[Motion], audio: Speech
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
         """Like :meth:`render`, the motion arriving in consecutive parts."""
         ...
@@ -116,12 +121,13 @@ async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> tuple[Any, Any
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A validated input: the speech (encoded), its decoded samples (None for TTS), the TTS
-    words (None for audio), data hashes and the key-pose options with their seed."""
+    """A validated input: the speech (encoded), its samples decoded once (on the 16-bit grid
+    the stages receive, :func:`services.convert.pcm_grid`), the TTS words (None for audio),
+    data hashes and the key-pose options with their seed."""
 
     audio: bytes
     duration: float
-    decoded: Audio | None
+    decoded: Audio
     tts_words: list[Word] | None
     hashes: dict[str, str]
     options: KeyPoseRequest
@@ -138,7 +144,7 @@ async def _prepare(request: SynthesisInput, max_audio_seconds: float) -> _Prepar
                 f"{max_audio_seconds:.0f} s"
             )
         audio_bytes, duration = wav_bytes(spoken.audio), spoken.audio.duration
-        decoded, tts_words = None, spoken.words
+        decoded, tts_words = spoken.audio, spoken.words
         hashes = {"input.text": synthesis.data_hash(request.text)}
     elif request.audio:
         decoded = await asyncio.to_thread(decode_audio, request.audio, Bounds(max_audio_seconds))
@@ -149,7 +155,7 @@ async def _prepare(request: SynthesisInput, max_audio_seconds: float) -> _Prepar
     options = request.key_poses
     if options.seed is None:
         options = replace(options, seed=synthesis.seed_of(audio_bytes))
-    return _Prepared(audio_bytes, duration, decoded, tts_words, hashes, options)
+    return _Prepared(audio_bytes, duration, pcm_grid(decoded), tts_words, hashes, options)
 
 
 async def _words_in_parts(
@@ -166,14 +172,14 @@ async def _words_in_parts(
         yield job.tts_words, None
         return
     audio = job.decoded
-    cut = head_cut(audio.samples, audio.rate, *HEAD_CUT_S) if audio is not None else None
-    if audio is None or cut is None:
-        yield await stages.transcribe(job.audio, language), None
+    cut = head_cut(audio.samples, audio.rate, *HEAD_CUT_S)
+    if cut is None:
+        yield await stages.transcribe(audio, language), None
         return
-    head = await stages.transcribe(wav_bytes(Audio(audio.samples[:cut], audio.rate)), language)
+    head = await stages.transcribe(Audio(audio.samples[:cut], audio.rate), language)
     at = cut / audio.rate
     yield head, at
-    tail = await stages.transcribe(wav_bytes(Audio(audio.samples[cut:], audio.rate)), language)
+    tail = await stages.transcribe(Audio(audio.samples[cut:], audio.rate), language)
     yield [*head, *(replace(w, start=w.start + at, end=w.end + at) for w in tail)], None
 
 
@@ -192,7 +198,7 @@ async def _motion(
     async def poses() -> tuple[Motion, Lineage]:
         """The poses; with ``on_final``, the opening goes out at once (no key pose enters it)."""
         nonlocal sent
-        motion, lineage = await stages.predict_poses(request.speaker, job.audio)
+        motion, lineage = await stages.predict_poses(request.speaker, job.decoded)
         if on_final is not None:
             sent = min(synthesis.opening_frames(motion.fps), motion.num_frames)
             if sent:
@@ -245,7 +251,7 @@ async def synthesize_video(
 
     render_lineage = Lineage((), {})
     try:
-        async for piece, lineage in stages.render_stream(request.speaker, parts(), job.audio):
+        async for piece, lineage in stages.render_stream(request.speaker, parts(), job.decoded):
             if piece.last or producer.done():
                 await producer  # the motion's error, if any, before the video's end
             if lineage is not None:
@@ -255,6 +261,12 @@ async def synthesize_video(
     finally:
         producer.cancel()
     yield VideoSummary(result, result.lineage.merge(render_lineage))
+
+
+def _decoded(audio: Speech) -> Audio:
+    """Speech as samples: :class:`Audio` as it is, encoded bytes decoded (unbounded: in process
+    the caller's own input)."""
+    return audio if isinstance(audio, Audio) else decode(audio, max_seconds=None)
 
 
 class LocalStages:
@@ -281,15 +293,15 @@ class LocalStages:
             )
         return self._models[key].snapshot()
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]:
+    async def transcribe(self, audio: Speech, language: str) -> list[Word]:
         from speech2video.audio.transcriber import transcribe
 
         result = await asyncio.to_thread(transcribe, audio, language=language or None)
         return list(result.words)
 
-    async def predict_poses(self, speaker: str, audio: bytes) -> tuple[Motion, Lineage]:
+    async def predict_poses(self, speaker: str, audio: Speech) -> tuple[Motion, Lineage]:
         models = await self._snapshot(speaker, "audio_to_pose", "body_model")
-        decoded = await asyncio.to_thread(decode, audio, max_seconds=None)
+        decoded = await asyncio.to_thread(_decoded, audio)
         profile = models.get("body_model")
         poses = await asyncio.to_thread(
             synthesis.poses_from_audio, models.get("audio_to_pose"), decoded, profile.fps
@@ -322,10 +334,10 @@ class LocalStages:
         return motion.with_poses(result.poses), result.log, models.lineage(), final
 
     async def render(
-        self, speaker: str, motion: Motion, audio: bytes
+        self, speaker: str, motion: Motion, audio: Speech
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
         models = await self._snapshot(speaker, "renderer", "body_model")
-        decoded = decode(audio, max_seconds=None) if audio else None
+        decoded = _decoded(audio) if isinstance(audio, Audio) or audio else None
         pieces: Iterator[Mp4Piece] = synthesis.render_pieces(
             models.get("renderer"), models.get("body_model"), motion, decoded, self.chunk_frames
         )
@@ -333,7 +345,7 @@ class LocalStages:
             yield piece, models.lineage() if piece.last else None
 
     async def render_stream(
-        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+        self, speaker: str, parts: AsyncIterator[Motion], audio: Speech
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
         """In process the parts are gathered first (no early first piece)."""
         collected = [part async for part in parts]

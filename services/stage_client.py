@@ -25,13 +25,16 @@ from services.convert import (
     lineage_from_pb,
     motion_from_pb,
     motion_to_pb,
+    pcm_to_pb,
     piece_from_pb,
     words_from_pb,
     words_to_pb,
 )
 from services.errors import RpcError, status_of
 from services.observability import stage_interceptors
+from services.pose_deltas import apply_edits, motion_digest
 from services.speaker_models import PIN_METADATA, pins_to_metadata
+from speech2video.audio.io import Audio
 from speech2video.body.motion_file import Motion
 from speech2video.motion.keypose_insertion import InsertionLogEntry
 from speech2video.motion.words import Word
@@ -54,6 +57,8 @@ DEFAULT_TARGET = "127.0.0.1:9000"
 #: Serve to replace a killed replica).
 RETRIES = 5
 RETRY_DELAY_S = 0.5
+#: Motions a client remembers having sent the KeyPose stage (their digests).
+SENT_MOTIONS = 16
 #: Messages up to 256 MiB (long videos in few pieces, long audio).
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 256 << 20),
@@ -79,6 +84,14 @@ def _stage_error(stage: str, exc: grpc.aio.AioRpcError) -> RpcError:
     return RpcError(code, message)
 
 
+def _speech(audio: Audio | bytes) -> dict[str, Any]:
+    """A stage request's speech fields: decoded samples as 16-bit PCM (the stage decodes
+    nothing), encoded bytes as they are."""
+    if isinstance(audio, Audio):
+        return {"pcm": pcm_to_pb(audio)}
+    return {"audio": audio} if audio else {}
+
+
 class GrpcStages:
     """:class:`services.pipeline_runner.Stages` over gRPC; one channel per event loop."""
 
@@ -89,6 +102,8 @@ class GrpcStages:
         self.tokens = stage_tokens()
         #: The versions stage calls are pinned to (see :meth:`with_versions`); {}: the alias.
         self.versions: dict[str, str] = {}
+        #: Motions this view sent the KeyPose stage: our digest → the stage's.
+        self._sent: dict[str, str] = {}
         self._channel: Any = None
 
     def with_versions(self, versions: dict[str, str]) -> GrpcStages:
@@ -97,6 +112,7 @@ class GrpcStages:
         self._ch()
         view = copy.copy(self)
         view.versions = dict(versions)
+        view._sent = {}
         return view
 
     def _meta(self, app: str, speaker: str = "") -> tuple[tuple[str, str], ...]:
@@ -130,9 +146,9 @@ class GrpcStages:
                 await asyncio.sleep(RETRY_DELAY_S * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]:
+    async def transcribe(self, audio: Audio | bytes, language: str) -> list[Word]:
         stub = transcription_pb2_grpc.TranscriptionStub(self._ch())
-        request = transcription_pb2.TranscribeRequest(audio=audio, language=language)
+        request = transcription_pb2.TranscribeRequest(**_speech(audio), language=language)
         reply = await self._unary(
             "transcription",
             lambda: stub.Transcribe(
@@ -141,9 +157,9 @@ class GrpcStages:
         )
         return words_from_pb(reply.words)
 
-    async def predict_poses(self, speaker: str, audio: bytes) -> tuple[Motion, Lineage]:
+    async def predict_poses(self, speaker: str, audio: Audio | bytes) -> tuple[Motion, Lineage]:
         stub = audio_to_pose_pb2_grpc.AudioToPoseStub(self._ch())
-        request = audio_to_pose_pb2.PredictPosesRequest(audio=audio)
+        request = audio_to_pose_pb2.PredictPosesRequest(**_speech(audio))
         reply = await self._unary(
             "audio_to_pose",
             lambda: stub.PredictPoses(
@@ -160,28 +176,51 @@ class GrpcStages:
         options: KeyPoseRequest,
         words_complete_before_s: float | None = None,
     ) -> tuple[Motion, list[InsertionLogEntry], Lineage, int]:
+        """The motion goes once per request: a later call with the same motion sends the digest
+        the stage gave back (the poses again if the stage no longer holds them); each reply
+        carries only the frames the key poses changed (:mod:`services.pose_deltas`)."""
         stub = key_pose_pb2_grpc.KeyPoseStub(self._ch())
+        local = motion_digest(motion)
         request = key_pose_pb2.InsertKeyPosesRequest(
-            poses=motion_to_pb(motion),
             words=words_to_pb(words),
             options=key_pose_options_to_pb(options),
             words_complete_before_s=words_complete_before_s,
+            edits_only=True,
         )
-        reply = await self._unary(
-            "key_pose",
-            lambda: stub.InsertKeyPoses(
+        if local in self._sent:
+            request.poses_digest = self._sent[local]
+        else:
+            request.poses.CopyFrom(motion_to_pb(motion))
+
+        def call() -> Any:
+            return stub.InsertKeyPoses(
                 request, metadata=self._meta("key_pose", speaker), timeout=self.timeout_s
-            ),
-        )
+            )
+
+        try:
+            reply = await self._unary("key_pose", call)
+        except RpcError as exc:
+            if exc.code != grpc.StatusCode.FAILED_PRECONDITION or not request.poses_digest:
+                raise
+            request.ClearField("poses_digest")  # the replica forgot them: send the poses
+            request.poses.CopyFrom(motion_to_pb(motion))
+            reply = await self._unary("key_pose", call)
+        self._sent[local] = reply.poses_digest
+        while len(self._sent) > SENT_MOTIONS:  # a long-lived client keeps the latest only
+            del self._sent[next(iter(self._sent))]
+        edits = [(int(e.start_frame), motion_from_pb(e.poses).poses) for e in reply.edits]
+        try:
+            edited = motion.with_poses(apply_edits(motion.poses, edits))
+        except ValueError as exc:
+            raise RpcError(grpc.StatusCode.INTERNAL, "the key_pose stage failed") from exc
         log = [insertion_from_pb(e) for e in reply.insertions]
-        poses = motion_from_pb(reply.poses)
-        return poses, log, lineage_from_pb(reply.lineage), int(reply.final_frames)
+        return edited, log, lineage_from_pb(reply.lineage), int(reply.final_frames)
 
     async def render(
-        self, speaker: str, motion: Motion, audio: bytes
+        self, speaker: str, motion: Motion, audio: Audio | bytes
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
         stub = renderer_pb2_grpc.RendererStub(self._ch())
-        request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), audio=audio)
+        request = renderer_pb2.RenderVideoRequest(poses=motion_to_pb(motion), **_speech(audio))
 
         def start() -> Any:
             return stub.RenderVideo(
@@ -192,7 +231,7 @@ class GrpcStages:
             yield item
 
     async def render_stream(
-        self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
+        self, speaker: str, parts: AsyncIterator[Motion], audio: Audio | bytes
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
         """Render poses arriving in parts (consecutive frames); nothing when there are none.
         A retry sends the parts already sent again (they are kept), then the rest."""
@@ -203,7 +242,7 @@ class GrpcStages:
         stub = renderer_pb2_grpc.RendererStub(self._ch())
 
         async def requests() -> AsyncIterator[renderer_pb2.RenderVideoRequest]:
-            yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(first), audio=audio)
+            yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(first), **_speech(audio))
             async for part in replay.iterate():
                 yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(part))
 

@@ -20,6 +20,7 @@ from services.limits import (
     check_number,
     check_timed_words,
     decode_audio,
+    pcm_audio,
 )
 from services.multiplexing import request_models, speaker_model_getter
 from services.observability import observed_rpc
@@ -66,7 +67,7 @@ class AudioToPose(AppMethods):
     ) -> pb.PredictPosesResponse:
         source = request.WhichOneof("source")
         if source is None:
-            raise InputError("PredictPosesRequest needs audio or words")
+            raise InputError("PredictPosesRequest needs audio, pcm or words")
         bounds = Bounds(self.args.max_audio_seconds)
         check_fps(request.fps, optional=True)
         if source == "words":
@@ -88,7 +89,10 @@ class AudioToPose(AppMethods):
             )
             lineage = models.lineage(TEXT_TO_POSE, BODY_MODEL)
         else:
-            audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
+            if source == "pcm":
+                audio = pcm_audio(request.pcm, bounds)
+            else:
+                audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
             poses = await asyncio.to_thread(
                 synthesis.poses_from_audio, models.get(AUDIO_TO_POSE), audio, fps
             )

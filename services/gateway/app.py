@@ -136,7 +136,7 @@ class Speech2Video(AppMethods):
         stages = self.stages.with_versions(await self.versions.resolve(job.speaker))
         result = await synthesize_motion(stages, job, self.args.max_audio_seconds)
         reply = pb.SynthesizeMotionResponse(
-            poses=motion_to_pb(result.motion),
+            poses=motion_to_pb(result.motion, raw=False),  # the product API: values
             words=words_to_pb(result.words),
             insertions=[insertion_to_pb(e) for e in result.insertions],
             lineage=lineage_to_pb(result.lineage, _request_id(grpc_context)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import grpc
 from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
@@ -18,12 +19,14 @@ from services.convert import (
     motion_to_pb,
     words_from_pb,
 )
-from services.errors import unary_rpc
+from services.errors import RpcError, unary_rpc
 from services.limits import Bounds, check_number, check_timed_words, check_word_list
 from services.multiplexing import request_models, speaker_model_getter
 from services.observability import observed_rpc
+from services.pose_deltas import DIGEST_CHARS, MotionCache, motion_digest, pose_edits
 from services.routing import AppMethods
 from speech2video import synthesis
+from speech2video.errors import InputError
 from speech2video.model_set import KEY_POSE_DICTIONARY
 from speech2video_api.v1 import key_pose_pb2 as pb
 
@@ -48,6 +51,7 @@ class KeyPose(AppMethods):
     def __init__(self, args: Args) -> None:
         self.authorize = stage_tokens().check  # the gateway's service token only
         self.args = args
+        self.sent = MotionCache()  # motions earlier calls sent, by digest
         self.models = speaker_model_getter(
             (KEY_POSE_DICTIONARY,),
             alias=args.model_alias,
@@ -63,7 +67,7 @@ class KeyPose(AppMethods):
         self, request: pb.InsertKeyPosesRequest, grpc_context: Any
     ) -> pb.InsertKeyPosesResponse:
         bounds = Bounds(self.args.max_audio_seconds)
-        motion = motion_from_pb(request.poses, bounds.max_seconds)
+        motion, digest = self._motion(request, bounds)
         check_timed_words(request.words, bounds)
         check_word_list(request.options.force_words, "options.force_words")
         check_word_list(request.options.forbid_words, "options.forbid_words")
@@ -96,12 +100,42 @@ class KeyPose(AppMethods):
         final = synthesis.final_frames(
             models.get(KEY_POSE_DICTIONARY), motion, complete_before, options.disabled
         )
-        return pb.InsertKeyPosesResponse(
-            poses=motion_to_pb(motion.with_poses(result.poses)),
+        reply = pb.InsertKeyPosesResponse(
             insertions=[insertion_to_pb(e) for e in result.log],
             lineage=lineage_to_pb(models.lineage(KEY_POSE_DICTIONARY)),
             final_frames=final,
+            poses_digest=digest,
         )
+        if request.edits_only:
+            for start, frames in pose_edits(motion.poses, result.poses):
+                edited = pb.PoseEdit(
+                    start_frame=start, poses=motion_to_pb(motion.with_poses(frames))
+                )
+                reply.edits.append(edited)
+        else:
+            reply.poses.CopyFrom(motion_to_pb(motion.with_poses(result.poses)))
+        return reply
+
+    def _motion(self, request: pb.InsertKeyPosesRequest, bounds: Bounds) -> tuple[Any, str]:
+        """The request's motion and its digest: the poses sent (kept for later calls), or the
+        ones an earlier call sent under ``poses_digest``."""
+        if not request.poses_digest:
+            motion = motion_from_pb(request.poses, bounds.max_seconds)
+            digest = motion_digest(motion)
+            self.sent.put(digest, motion)
+            return motion, digest
+        if request.HasField("poses"):
+            raise InputError("set poses or poses_digest, not both")
+        digest = request.poses_digest
+        if len(digest) != DIGEST_CHARS or digest.strip("0123456789abcdef"):
+            raise InputError(f"poses_digest must be {DIGEST_CHARS} lowercase hex characters")
+        motion = self.sent.get(digest)
+        if motion is None:
+            raise RpcError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "poses_digest: these poses are not held here (any more); send the poses",
+            )
+        return motion, digest
 
 
 def build_app(args: Args | dict[str, Any]) -> Application:

@@ -19,7 +19,7 @@ from ray.serve import Application
 from services.auth import stage_tokens
 from services.convert import lineage_to_pb, motion_from_pb, piece_to_pb
 from services.errors import streaming_rpc
-from services.limits import Bounds, check_chunk_frames, decode_audio
+from services.limits import Bounds, check_chunk_frames, decode_audio, request_audio
 from services.multiplexing import request_models, speaker_model_getter
 from services.observability import observed_rpc, rendered_frames
 from services.routing import AppMethods
@@ -204,7 +204,9 @@ class Renderer(AppMethods):
         chunk = check_chunk_frames(request.chunk_frames, "chunk_frames")
         first = check_chunk_frames(request.first_chunk_frames, "first_chunk_frames")
         audio = None
-        if request.audio:
+        if request.HasField("pcm"):
+            audio = request_audio(request.audio, request.pcm, self._bounds)
+        elif request.audio:
             audio = await asyncio.to_thread(decode_audio, request.audio, self._bounds)
         models = await request_models(self.models, grpc_context)
         cancelled = threading.Event()

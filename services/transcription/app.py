@@ -13,7 +13,7 @@ from ray.serve import Application
 from services.auth import stage_tokens
 from services.convert import words_to_pb
 from services.errors import unary_rpc
-from services.limits import Bounds, check_language, check_text, decode_audio
+from services.limits import Bounds, check_language, check_text, decode_audio, request_audio
 from services.observability import observed_rpc
 from services.routing import AppMethods
 from services.transcription.workers import WorkerPool
@@ -62,7 +62,10 @@ class Transcription(AppMethods):
         bounds = Bounds(self.args.max_audio_seconds)
         check_text(request.known_text, "known_text")
         check_language(request.language)
-        audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
+        if request.HasField("pcm"):
+            audio = request_audio(request.audio, request.pcm, bounds)
+        else:
+            audio = await asyncio.to_thread(decode_audio, request.audio, bounds)
         language = request.language or None
         gone = threading.Event()  # set when the caller cancels or its deadline passes
         if request.known_text:

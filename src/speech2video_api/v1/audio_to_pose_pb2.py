@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from speech2video_api.v1 import common_pb2 as speech2video_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/audio_to_pose.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"X\n\nTimedWords\x12$\n\x05words\x18\x01 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nduration_s\x18\x03 \x01(\x01\"k\n\x13PredictPosesRequest\x12\x0f\n\x05\x61udio\x18\x01 \x01(\x0cH\x00\x12,\n\x05words\x18\x02 \x01(\x0b\x32\x1b.speech2video.v1.TimedWordsH\x00\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x02\x42\x08\n\x06source\"o\n\x14PredictPosesResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12)\n\x07lineage\x18\x02 \x01(\x0b\x32\x18.speech2video.v1.Lineage\"C\n\x19PredictPosesStreamRequest\x12\x0b\n\x03pcm\x18\x01 \x01(\x0c\x12\x0c\n\x04gain\x18\x02 \x01(\x02\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x02\"u\n\x1aPredictPosesStreamResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12)\n\x07lineage\x18\x02 \x01(\x0b\x32\x18.speech2video.v1.Lineage2\xdd\x01\n\x0b\x41udioToPose\x12[\n\x0cPredictPoses\x12$.speech2video.v1.PredictPosesRequest\x1a%.speech2video.v1.PredictPosesResponse\x12q\n\x12PredictPosesStream\x12*.speech2video.v1.PredictPosesStreamRequest\x1a+.speech2video.v1.PredictPosesStreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/audio_to_pose.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"X\n\nTimedWords\x12$\n\x05words\x18\x01 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nduration_s\x18\x03 \x01(\x01\"\x95\x01\n\x13PredictPosesRequest\x12\x0f\n\x05\x61udio\x18\x01 \x01(\x0cH\x00\x12,\n\x05words\x18\x02 \x01(\x0b\x32\x1b.speech2video.v1.TimedWordsH\x00\x12(\n\x03pcm\x18\x04 \x01(\x0b\x32\x19.speech2video.v1.PcmAudioH\x00\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x02\x42\x08\n\x06source\"o\n\x14PredictPosesResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12)\n\x07lineage\x18\x02 \x01(\x0b\x32\x18.speech2video.v1.Lineage\"C\n\x19PredictPosesStreamRequest\x12\x0b\n\x03pcm\x18\x01 \x01(\x0c\x12\x0c\n\x04gain\x18\x02 \x01(\x02\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x02\"u\n\x1aPredictPosesStreamResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12)\n\x07lineage\x18\x02 \x01(\x0b\x32\x18.speech2video.v1.Lineage2\xdd\x01\n\x0b\x41udioToPose\x12[\n\x0cPredictPoses\x12$.speech2video.v1.PredictPosesRequest\x1a%.speech2video.v1.PredictPosesResponse\x12q\n\x12PredictPosesStream\x12*.speech2video.v1.PredictPosesStreamRequest\x1a+.speech2video.v1.PredictPosesStreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TIMEDWORDS']._serialized_start=86
   _globals['_TIMEDWORDS']._serialized_end=174
-  _globals['_PREDICTPOSESREQUEST']._serialized_start=176
-  _globals['_PREDICTPOSESREQUEST']._serialized_end=283
-  _globals['_PREDICTPOSESRESPONSE']._serialized_start=285
-  _globals['_PREDICTPOSESRESPONSE']._serialized_end=396
-  _globals['_PREDICTPOSESSTREAMREQUEST']._serialized_start=398
-  _globals['_PREDICTPOSESSTREAMREQUEST']._serialized_end=465
-  _globals['_PREDICTPOSESSTREAMRESPONSE']._serialized_start=467
-  _globals['_PREDICTPOSESSTREAMRESPONSE']._serialized_end=584
-  _globals['_AUDIOTOPOSE']._serialized_start=587
-  _globals['_AUDIOTOPOSE']._serialized_end=808
+  _globals['_PREDICTPOSESREQUEST']._serialized_start=177
+  _globals['_PREDICTPOSESREQUEST']._serialized_end=326
+  _globals['_PREDICTPOSESRESPONSE']._serialized_start=328
+  _globals['_PREDICTPOSESRESPONSE']._serialized_end=439
+  _globals['_PREDICTPOSESSTREAMREQUEST']._serialized_start=441
+  _globals['_PREDICTPOSESSTREAMREQUEST']._serialized_end=508
+  _globals['_PREDICTPOSESSTREAMRESPONSE']._serialized_start=510
+  _globals['_PREDICTPOSESSTREAMRESPONSE']._serialized_end=627
+  _globals['_AUDIOTOPOSE']._serialized_start=630
+  _globals['_AUDIOTOPOSE']._serialized_end=851
 # @@protoc_insertion_point(module_scope)

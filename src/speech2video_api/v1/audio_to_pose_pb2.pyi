@@ -19,14 +19,16 @@ class TimedWords(_message.Message):
     def __init__(self, words: _Optional[_Iterable[_Union[_common_pb2.Word, _Mapping]]] = ..., language: _Optional[str] = ..., duration_s: _Optional[float] = ...) -> None: ...
 
 class PredictPosesRequest(_message.Message):
-    __slots__ = ("audio", "words", "fps")
+    __slots__ = ("audio", "words", "pcm", "fps")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
+    PCM_FIELD_NUMBER: _ClassVar[int]
     FPS_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     words: TimedWords
+    pcm: _common_pb2.PcmAudio
     fps: float
-    def __init__(self, audio: _Optional[bytes] = ..., words: _Optional[_Union[TimedWords, _Mapping]] = ..., fps: _Optional[float] = ...) -> None: ...
+    def __init__(self, audio: _Optional[bytes] = ..., words: _Optional[_Union[TimedWords, _Mapping]] = ..., pcm: _Optional[_Union[_common_pb2.PcmAudio, _Mapping]] = ..., fps: _Optional[float] = ...) -> None: ...
 
 class PredictPosesResponse(_message.Message):
     __slots__ = ("poses", "lineage")

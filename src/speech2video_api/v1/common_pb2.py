@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cspeech2video/v1/common.proto\x12\x0fspeech2video.v1\"D\n\x04Word\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"\x85\x01\n\x0cPoseSequence\x12\x0b\n\x03\x66ps\x18\x01 \x01(\x02\x12\x12\n\nnum_frames\x18\x02 \x01(\r\x12\x12\n\x06values\x18\x03 \x03(\x02\x42\x02\x10\x01\x12\x11\n\x05\x62\x65tas\x18\x04 \x03(\x02\x42\x02\x10\x01\x12\x19\n\rglobal_orient\x18\x05 \x03(\x02\x42\x02\x10\x01\x12\x12\n\nspeaker_id\x18\x06 \x01(\t\"\x95\x02\n\x0eKeyPoseOptions\x12\x13\n\x0b\x66orce_words\x18\x01 \x03(\t\x12\x14\n\x0c\x66orbid_words\x18\x02 \x03(\t\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12\x44\n\rinterpolation\x18\x05 \x01(\x0e\x32-.speech2video.v1.KeyPoseOptions.Interpolation\"d\n\rInterpolation\x12\x1d\n\x19INTERPOLATION_UNSPECIFIED\x10\x00\x12\x18\n\x14INTERPOLATION_LINEAR\x10\x01\x12\x1a\n\x16INTERPOLATION_ROTATION\x10\x02\x42\x07\n\x05_seed\"u\n\x10KeyPoseInsertion\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\x0c\n\x04time\x18\x02 \x01(\x01\x12\r\n\x05\x65ntry\x18\x03 \x01(\t\x12\x13\n\x0bstart_frame\x18\x04 \x01(\r\x12\x11\n\tend_frame\x18\x05 \x01(\r\x12\x0e\n\x06status\x18\x06 \x01(\t\"[\n\x08ModelRef\x12\x11\n\tcomponent\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\r\n\x05\x61lias\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\"\xba\x01\n\x07Lineage\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.speech2video.v1.ModelRef\x12=\n\x0b\x64\x61ta_hashes\x18\x02 \x03(\x0b\x32(.speech2video.v1.Lineage.DataHashesEntry\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x1a\x31\n\x0f\x44\x61taHashesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"`\n\nVideoChunk\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66irst_frame\x18\x03 \x01(\r\x12\x12\n\nnum_frames\x18\x04 \x01(\r\x12\x0c\n\x04last\x18\x05 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cspeech2video/v1/common.proto\x12\x0fspeech2video.v1\"D\n\x04Word\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"\x93\x01\n\x0cPoseSequence\x12\x0b\n\x03\x66ps\x18\x01 \x01(\x02\x12\x12\n\nnum_frames\x18\x02 \x01(\r\x12\x12\n\x06values\x18\x03 \x03(\x02\x42\x02\x10\x01\x12\x11\n\x05\x62\x65tas\x18\x04 \x03(\x02\x42\x02\x10\x01\x12\x19\n\rglobal_orient\x18\x05 \x03(\x02\x42\x02\x10\x01\x12\x12\n\nspeaker_id\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\"-\n\x08PcmAudio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x13\n\x0bsample_rate\x18\x02 \x01(\r\"\x95\x02\n\x0eKeyPoseOptions\x12\x13\n\x0b\x66orce_words\x18\x01 \x03(\t\x12\x14\n\x0c\x66orbid_words\x18\x02 \x03(\t\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12\x44\n\rinterpolation\x18\x05 \x01(\x0e\x32-.speech2video.v1.KeyPoseOptions.Interpolation\"d\n\rInterpolation\x12\x1d\n\x19INTERPOLATION_UNSPECIFIED\x10\x00\x12\x18\n\x14INTERPOLATION_LINEAR\x10\x01\x12\x1a\n\x16INTERPOLATION_ROTATION\x10\x02\x42\x07\n\x05_seed\"u\n\x10KeyPoseInsertion\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\x0c\n\x04time\x18\x02 \x01(\x01\x12\r\n\x05\x65ntry\x18\x03 \x01(\t\x12\x13\n\x0bstart_frame\x18\x04 \x01(\r\x12\x11\n\tend_frame\x18\x05 \x01(\r\x12\x0e\n\x06status\x18\x06 \x01(\t\"[\n\x08ModelRef\x12\x11\n\tcomponent\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\r\n\x05\x61lias\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\"\xba\x01\n\x07Lineage\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.speech2video.v1.ModelRef\x12=\n\x0b\x64\x61ta_hashes\x18\x02 \x03(\x0b\x32(.speech2video.v1.Lineage.DataHashesEntry\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x1a\x31\n\x0f\x44\x61taHashesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"`\n\nVideoChunk\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66irst_frame\x18\x03 \x01(\r\x12\x12\n\nnum_frames\x18\x04 \x01(\r\x12\x0c\n\x04last\x18\x05 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,19 +43,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORD']._serialized_start=49
   _globals['_WORD']._serialized_end=117
   _globals['_POSESEQUENCE']._serialized_start=120
-  _globals['_POSESEQUENCE']._serialized_end=253
-  _globals['_KEYPOSEOPTIONS']._serialized_start=256
-  _globals['_KEYPOSEOPTIONS']._serialized_end=533
-  _globals['_KEYPOSEOPTIONS_INTERPOLATION']._serialized_start=424
-  _globals['_KEYPOSEOPTIONS_INTERPOLATION']._serialized_end=524
-  _globals['_KEYPOSEINSERTION']._serialized_start=535
-  _globals['_KEYPOSEINSERTION']._serialized_end=652
-  _globals['_MODELREF']._serialized_start=654
-  _globals['_MODELREF']._serialized_end=745
-  _globals['_LINEAGE']._serialized_start=748
-  _globals['_LINEAGE']._serialized_end=934
-  _globals['_LINEAGE_DATAHASHESENTRY']._serialized_start=885
-  _globals['_LINEAGE_DATAHASHESENTRY']._serialized_end=934
-  _globals['_VIDEOCHUNK']._serialized_start=936
-  _globals['_VIDEOCHUNK']._serialized_end=1032
+  _globals['_POSESEQUENCE']._serialized_end=267
+  _globals['_PCMAUDIO']._serialized_start=269
+  _globals['_PCMAUDIO']._serialized_end=314
+  _globals['_KEYPOSEOPTIONS']._serialized_start=317
+  _globals['_KEYPOSEOPTIONS']._serialized_end=594
+  _globals['_KEYPOSEOPTIONS_INTERPOLATION']._serialized_start=485
+  _globals['_KEYPOSEOPTIONS_INTERPOLATION']._serialized_end=585
+  _globals['_KEYPOSEINSERTION']._serialized_start=596
+  _globals['_KEYPOSEINSERTION']._serialized_end=713
+  _globals['_MODELREF']._serialized_start=715
+  _globals['_MODELREF']._serialized_end=806
+  _globals['_LINEAGE']._serialized_start=809
+  _globals['_LINEAGE']._serialized_end=995
+  _globals['_LINEAGE_DATAHASHESENTRY']._serialized_start=946
+  _globals['_LINEAGE_DATAHASHESENTRY']._serialized_end=995
+  _globals['_VIDEOCHUNK']._serialized_start=997
+  _globals['_VIDEOCHUNK']._serialized_end=1093
 # @@protoc_insertion_point(module_scope)

@@ -21,20 +21,30 @@ class Word(_message.Message):
     def __init__(self, word: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class PoseSequence(_message.Message):
-    __slots__ = ("fps", "num_frames", "values", "betas", "global_orient", "speaker_id")
+    __slots__ = ("fps", "num_frames", "values", "betas", "global_orient", "speaker_id", "data")
     FPS_FIELD_NUMBER: _ClassVar[int]
     NUM_FRAMES_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     BETAS_FIELD_NUMBER: _ClassVar[int]
     GLOBAL_ORIENT_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     fps: float
     num_frames: int
     values: _containers.RepeatedScalarFieldContainer[float]
     betas: _containers.RepeatedScalarFieldContainer[float]
     global_orient: _containers.RepeatedScalarFieldContainer[float]
     speaker_id: str
-    def __init__(self, fps: _Optional[float] = ..., num_frames: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., betas: _Optional[_Iterable[float]] = ..., global_orient: _Optional[_Iterable[float]] = ..., speaker_id: _Optional[str] = ...) -> None: ...
+    data: bytes
+    def __init__(self, fps: _Optional[float] = ..., num_frames: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., betas: _Optional[_Iterable[float]] = ..., global_orient: _Optional[_Iterable[float]] = ..., speaker_id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PcmAudio(_message.Message):
+    __slots__ = ("data", "sample_rate")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    sample_rate: int
+    def __init__(self, data: _Optional[bytes] = ..., sample_rate: _Optional[int] = ...) -> None: ...
 
 class KeyPoseOptions(_message.Message):
     __slots__ = ("force_words", "forbid_words", "seed", "disabled", "interpolation")

@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from speech2video_api.v1 import common_pb2 as speech2video_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1espeech2video/v1/key_pose.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"\xdf\x01\n\x15InsertKeyPosesRequest\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12$\n\x05words\x18\x02 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x30\n\x07options\x18\x03 \x01(\x0b\x32\x1f.speech2video.v1.KeyPoseOptions\x12$\n\x17words_complete_before_s\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x1a\n\x18_words_complete_before_s\"\xbe\x01\n\x16InsertKeyPosesResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12\x35\n\ninsertions\x18\x02 \x03(\x0b\x32!.speech2video.v1.KeyPoseInsertion\x12)\n\x07lineage\x18\x03 \x01(\x0b\x32\x18.speech2video.v1.Lineage\x12\x14\n\x0c\x66inal_frames\x18\x04 \x01(\r2l\n\x07KeyPose\x12\x61\n\x0eInsertKeyPoses\x12&.speech2video.v1.InsertKeyPosesRequest\x1a\'.speech2video.v1.InsertKeyPosesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1espeech2video/v1/key_pose.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"\x89\x02\n\x15InsertKeyPosesRequest\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12$\n\x05words\x18\x02 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x30\n\x07options\x18\x03 \x01(\x0b\x32\x1f.speech2video.v1.KeyPoseOptions\x12$\n\x17words_complete_before_s\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x0cposes_digest\x18\x05 \x01(\t\x12\x12\n\nedits_only\x18\x06 \x01(\x08\x42\x1a\n\x18_words_complete_before_s\"M\n\x08PoseEdit\x12\x13\n\x0bstart_frame\x18\x01 \x01(\r\x12,\n\x05poses\x18\x02 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\"\xfe\x01\n\x16InsertKeyPosesResponse\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12\x35\n\ninsertions\x18\x02 \x03(\x0b\x32!.speech2video.v1.KeyPoseInsertion\x12)\n\x07lineage\x18\x03 \x01(\x0b\x32\x18.speech2video.v1.Lineage\x12\x14\n\x0c\x66inal_frames\x18\x04 \x01(\r\x12(\n\x05\x65\x64its\x18\x05 \x03(\x0b\x32\x19.speech2video.v1.PoseEdit\x12\x14\n\x0cposes_digest\x18\x06 \x01(\t2l\n\x07KeyPose\x12\x61\n\x0eInsertKeyPoses\x12&.speech2video.v1.InsertKeyPosesRequest\x1a\'.speech2video.v1.InsertKeyPosesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.key_pos
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INSERTKEYPOSESREQUEST']._serialized_start=82
-  _globals['_INSERTKEYPOSESREQUEST']._serialized_end=305
-  _globals['_INSERTKEYPOSESRESPONSE']._serialized_start=308
-  _globals['_INSERTKEYPOSESRESPONSE']._serialized_end=498
-  _globals['_KEYPOSE']._serialized_start=500
-  _globals['_KEYPOSE']._serialized_end=608
+  _globals['_INSERTKEYPOSESREQUEST']._serialized_end=347
+  _globals['_POSEEDIT']._serialized_start=349
+  _globals['_POSEEDIT']._serialized_end=426
+  _globals['_INSERTKEYPOSESRESPONSE']._serialized_start=429
+  _globals['_INSERTKEYPOSESRESPONSE']._serialized_end=683
+  _globals['_KEYPOSE']._serialized_start=685
+  _globals['_KEYPOSE']._serialized_end=793
 # @@protoc_insertion_point(module_scope)

@@ -9,25 +9,41 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class InsertKeyPosesRequest(_message.Message):
-    __slots__ = ("poses", "words", "options", "words_complete_before_s")
+    __slots__ = ("poses", "words", "options", "words_complete_before_s", "poses_digest", "edits_only")
     POSES_FIELD_NUMBER: _ClassVar[int]
     WORDS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     WORDS_COMPLETE_BEFORE_S_FIELD_NUMBER: _ClassVar[int]
+    POSES_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    EDITS_ONLY_FIELD_NUMBER: _ClassVar[int]
     poses: _common_pb2.PoseSequence
     words: _containers.RepeatedCompositeFieldContainer[_common_pb2.Word]
     options: _common_pb2.KeyPoseOptions
     words_complete_before_s: float
-    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., words: _Optional[_Iterable[_Union[_common_pb2.Word, _Mapping]]] = ..., options: _Optional[_Union[_common_pb2.KeyPoseOptions, _Mapping]] = ..., words_complete_before_s: _Optional[float] = ...) -> None: ...
+    poses_digest: str
+    edits_only: bool
+    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., words: _Optional[_Iterable[_Union[_common_pb2.Word, _Mapping]]] = ..., options: _Optional[_Union[_common_pb2.KeyPoseOptions, _Mapping]] = ..., words_complete_before_s: _Optional[float] = ..., poses_digest: _Optional[str] = ..., edits_only: _Optional[bool] = ...) -> None: ...
+
+class PoseEdit(_message.Message):
+    __slots__ = ("start_frame", "poses")
+    START_FRAME_FIELD_NUMBER: _ClassVar[int]
+    POSES_FIELD_NUMBER: _ClassVar[int]
+    start_frame: int
+    poses: _common_pb2.PoseSequence
+    def __init__(self, start_frame: _Optional[int] = ..., poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ...) -> None: ...
 
 class InsertKeyPosesResponse(_message.Message):
-    __slots__ = ("poses", "insertions", "lineage", "final_frames")
+    __slots__ = ("poses", "insertions", "lineage", "final_frames", "edits", "poses_digest")
     POSES_FIELD_NUMBER: _ClassVar[int]
     INSERTIONS_FIELD_NUMBER: _ClassVar[int]
     LINEAGE_FIELD_NUMBER: _ClassVar[int]
     FINAL_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    EDITS_FIELD_NUMBER: _ClassVar[int]
+    POSES_DIGEST_FIELD_NUMBER: _ClassVar[int]
     poses: _common_pb2.PoseSequence
     insertions: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyPoseInsertion]
     lineage: _common_pb2.Lineage
     final_frames: int
-    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., insertions: _Optional[_Iterable[_Union[_common_pb2.KeyPoseInsertion, _Mapping]]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ..., final_frames: _Optional[int] = ...) -> None: ...
+    edits: _containers.RepeatedCompositeFieldContainer[PoseEdit]
+    poses_digest: str
+    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., insertions: _Optional[_Iterable[_Union[_common_pb2.KeyPoseInsertion, _Mapping]]] = ..., lineage: _Optional[_Union[_common_pb2.Lineage, _Mapping]] = ..., final_frames: _Optional[int] = ..., edits: _Optional[_Iterable[_Union[PoseEdit, _Mapping]]] = ..., poses_digest: _Optional[str] = ...) -> None: ...

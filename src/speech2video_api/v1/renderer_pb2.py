@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from speech2video_api.v1 import common_pb2 as speech2video_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1espeech2video/v1/renderer.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"\x83\x01\n\x12RenderVideoRequest\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12\r\n\x05\x61udio\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63hunk_frames\x18\x03 \x01(\r\x12\x1a\n\x12\x66irst_chunk_frames\x18\x04 \x01(\r\"l\n\x13RenderVideoResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.speech2video.v1.VideoChunk\x12)\n\x07lineage\x18\x02 \x01(\x0b\x32\x18.speech2video.v1.Lineage2\xca\x01\n\x08Renderer\x12Z\n\x0bRenderVideo\x12#.speech2video.v1.RenderVideoRequest\x1a$.speech2video.v1.RenderVideoResponse0\x01\x12\x62\n\x11RenderVideoStream\x12#.speech2video.v1.RenderVideoRequest\x1a$.speech2video.v1.RenderVideoResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1espeech2video/v1/renderer.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"\xab\x01\n\x12RenderVideoRequest\x12,\n\x05poses\x18\x01 \x01(\x0b\x32\x1d.speech2video.v1.PoseSequence\x12\r\n\x05\x61udio\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63hunk_frames\x18\x03 \x01(\r\x12\x1a\n\x12\x66irst_chunk_frames\x18\x04 \x01(\r\x12&\n\x03pcm\x18\x05 \x01(\x0b\x32\x19.speech2video.v1.PcmAudio\"l\n\x13RenderVideoResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.speech2video.v1.VideoChunk\x12)\n\x07lineage\x18\x02 \x01(\x0b\x32\x18.speech2video.v1.Lineage2\xca\x01\n\x08Renderer\x12Z\n\x0bRenderVideo\x12#.speech2video.v1.RenderVideoRequest\x1a$.speech2video.v1.RenderVideoResponse0\x01\x12\x62\n\x11RenderVideoStream\x12#.speech2video.v1.RenderVideoRequest\x1a$.speech2video.v1.RenderVideoResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.rendere
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RENDERVIDEOREQUEST']._serialized_start=82
-  _globals['_RENDERVIDEOREQUEST']._serialized_end=213
-  _globals['_RENDERVIDEORESPONSE']._serialized_start=215
-  _globals['_RENDERVIDEORESPONSE']._serialized_end=323
-  _globals['_RENDERER']._serialized_start=326
-  _globals['_RENDERER']._serialized_end=528
+  _globals['_RENDERVIDEOREQUEST']._serialized_end=253
+  _globals['_RENDERVIDEORESPONSE']._serialized_start=255
+  _globals['_RENDERVIDEORESPONSE']._serialized_end=363
+  _globals['_RENDERER']._serialized_start=366
+  _globals['_RENDERER']._serialized_end=568
 # @@protoc_insertion_point(module_scope)

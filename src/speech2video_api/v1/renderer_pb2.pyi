@@ -8,16 +8,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RenderVideoRequest(_message.Message):
-    __slots__ = ("poses", "audio", "chunk_frames", "first_chunk_frames")
+    __slots__ = ("poses", "audio", "chunk_frames", "first_chunk_frames", "pcm")
     POSES_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FRAMES_FIELD_NUMBER: _ClassVar[int]
     FIRST_CHUNK_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    PCM_FIELD_NUMBER: _ClassVar[int]
     poses: _common_pb2.PoseSequence
     audio: bytes
     chunk_frames: int
     first_chunk_frames: int
-    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., audio: _Optional[bytes] = ..., chunk_frames: _Optional[int] = ..., first_chunk_frames: _Optional[int] = ...) -> None: ...
+    pcm: _common_pb2.PcmAudio
+    def __init__(self, poses: _Optional[_Union[_common_pb2.PoseSequence, _Mapping]] = ..., audio: _Optional[bytes] = ..., chunk_frames: _Optional[int] = ..., first_chunk_frames: _Optional[int] = ..., pcm: _Optional[_Union[_common_pb2.PcmAudio, _Mapping]] = ...) -> None: ...
 
 class RenderVideoResponse(_message.Message):
     __slots__ = ("chunk", "lineage")

@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from speech2video_api.v1 import common_pb2 as speech2video_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/transcription.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"H\n\x11TranscribeRequest\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x12\n\nknown_text\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\"p\n\x12TranscribeResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12$\n\x05words\x18\x03 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x12\n\nduration_s\x18\x04 \x01(\x01\x32\x66\n\rTranscription\x12U\n\nTranscribe\x12\".speech2video.v1.TranscribeRequest\x1a#.speech2video.v1.TranscribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/transcription.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"p\n\x11TranscribeRequest\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x12\n\nknown_text\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12&\n\x03pcm\x18\x04 \x01(\x0b\x32\x19.speech2video.v1.PcmAudio\"p\n\x12TranscribeResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12$\n\x05words\x18\x03 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x12\n\nduration_s\x18\x04 \x01(\x01\x32\x66\n\rTranscription\x12U\n\nTranscribe\x12\".speech2video.v1.TranscribeRequest\x1a#.speech2video.v1.TranscribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.transcr
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRANSCRIBEREQUEST']._serialized_start=86
-  _globals['_TRANSCRIBEREQUEST']._serialized_end=158
-  _globals['_TRANSCRIBERESPONSE']._serialized_start=160
-  _globals['_TRANSCRIBERESPONSE']._serialized_end=272
-  _globals['_TRANSCRIPTION']._serialized_start=274
-  _globals['_TRANSCRIPTION']._serialized_end=376
+  _globals['_TRANSCRIBEREQUEST']._serialized_end=198
+  _globals['_TRANSCRIBERESPONSE']._serialized_start=200
+  _globals['_TRANSCRIBERESPONSE']._serialized_end=312
+  _globals['_TRANSCRIPTION']._serialized_start=314
+  _globals['_TRANSCRIPTION']._serialized_end=416
 # @@protoc_insertion_point(module_scope)

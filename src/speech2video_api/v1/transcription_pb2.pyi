@@ -9,14 +9,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TranscribeRequest(_message.Message):
-    __slots__ = ("audio", "known_text", "language")
+    __slots__ = ("audio", "known_text", "language", "pcm")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     KNOWN_TEXT_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    PCM_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     known_text: str
     language: str
-    def __init__(self, audio: _Optional[bytes] = ..., known_text: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+    pcm: _common_pb2.PcmAudio
+    def __init__(self, audio: _Optional[bytes] = ..., known_text: _Optional[str] = ..., language: _Optional[str] = ..., pcm: _Optional[_Union[_common_pb2.PcmAudio, _Mapping]] = ...) -> None: ...
 
 class TranscribeResponse(_message.Message):
     __slots__ = ("language", "engine", "words", "duration_s")

@@ -659,3 +659,64 @@ def test_live_too_fast_and_stalled_clients_end_cleanly(cluster: Cluster) -> None
         _live(cluster.target, _live_config(), pcm[:32_000], pace=0, stall_s=6.0)
     )
     assert code == grpc.StatusCode.DEADLINE_EXCEEDED and "no message for 2 s" in details, details
+
+
+def test_key_poses_take_the_motion_once_and_answer_with_edits(cluster: Cluster) -> None:
+    """A request's second key-pose call sends the digest of the motion its first call sent and
+    gets only the changed frames back; the result equals a call that sends the whole motion. A
+    replica that does not hold a digest answers FAILED_PRECONDITION (the client then sends the
+    poses again)."""
+    import numpy as np
+
+    from services.convert import KeyPoseRequest, motion_to_pb, words_to_pb
+    from services.pose_deltas import motion_digest
+    from services.stage_client import GrpcStages
+    from speech2video.motion.words import Word
+    from speech2video_api.v1 import key_pose_pb2, key_pose_pb2_grpc
+
+    words = [Word("huge", 0.4, 0.7, 1.0), Word("wave", 0.8, 1.0, 1.0), Word("news", 1.5, 1.8, 1.0)]
+    options = KeyPoseRequest(force=("huge", "wave", "news"), seed=0)
+
+    async def scenario() -> tuple:
+        view = GrpcStages(cluster.target).with_versions({})
+        motion, _ = await view.predict_poses("alice", cluster.speech)
+        await view.insert_key_poses("alice", motion, words[:1], options, 0.75)
+        digest = view._sent[motion_digest(motion)]
+        second = await view.insert_key_poses("alice", motion, words, options)
+        whole = await GrpcStages(cluster.target).insert_key_poses("alice", motion, words, options)
+        forgetful = GrpcStages(cluster.target)
+        forgetful._sent[motion_digest(motion)] = "0" * 64  # a digest no replica holds
+        fallback = await forgetful.insert_key_poses("alice", motion, words, options)
+        async with grpc.aio.insecure_channel(cluster.target) as channel:
+            stub = key_pose_pb2_grpc.KeyPoseStub(channel)
+            meta = _stage_meta("alice", "key_pose")
+            common = {
+                "words": words_to_pb(words),
+                "options": key_pose_pb2.InsertKeyPosesRequest().options,
+            }
+            by_digest = await stub.InsertKeyPoses(
+                key_pose_pb2.InsertKeyPosesRequest(poses_digest=digest, edits_only=True, **common),
+                metadata=meta,
+            )
+            full = await stub.InsertKeyPoses(
+                key_pose_pb2.InsertKeyPosesRequest(poses=motion_to_pb(motion), **common),
+                metadata=meta,
+            )
+            try:
+                await stub.InsertKeyPoses(
+                    key_pose_pb2.InsertKeyPosesRequest(poses_digest="f" * 64, **common),
+                    metadata=meta,
+                )
+                unknown = grpc.StatusCode.OK, ""
+            except grpc.aio.AioRpcError as exc:
+                unknown = exc.code(), exc.details()
+        return motion, second, whole, fallback, by_digest, full, unknown
+
+    motion, second, whole, fallback, by_digest, full, unknown = _run(scenario())
+    assert not np.array_equal(second[0].poses, motion.poses)  # key poses went in
+    for other in (whole, fallback):
+        np.testing.assert_array_equal(second[0].poses, other[0].poses)
+        assert second[1] == other[1] and second[3] == other[3]
+    assert by_digest.edits and not by_digest.HasField("poses")
+    assert by_digest.ByteSize() < full.ByteSize() / 2
+    assert unknown[0] == grpc.StatusCode.FAILED_PRECONDITION and "send the poses" in unknown[1]
