@@ -41,6 +41,9 @@ class Bounds:
 
 def decode_audio(data: bytes, bounds: Bounds) -> Audio:
     """Request audio → 16 kHz mono: size and header checked first, decoding bounded."""
+    from services.metrics import count_decode
+
+    count_decode()
     return decode(data, max_seconds=bounds.max_seconds, max_bytes=MAX_AUDIO_BYTES)
 
 

@@ -199,6 +199,12 @@ class AppMetrics:
             ("speaker", "component", "version"),
             keep_zero=False,
         )
+        self.audio_decodes = _make(
+            "counter",
+            "s2v_audio_decodes_total",
+            "encoded audio decoded (gateway: 1 a call)",
+            ("app",),
+        )
         self._ongoing: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -210,6 +216,19 @@ class AppMetrics:
 
 
 _METRICS: AppMetrics | None = None
+
+
+def count_decode() -> None:
+    """One encoded audio decoded in this process, tagged with its Serve application ("local"
+    outside a replica): a synthesis call decodes once, in the gateway."""
+    app = "local"
+    if _in_replica():
+        from ray import serve
+
+        app = serve.get_replica_context().app_name
+    metrics().audio_decodes.record(1, app=app)
+
+
 _METRICS_LOCK = threading.Lock()
 
 
