@@ -28,7 +28,6 @@ Mapping to the pose vector (``pose_layout``):
 from __future__ import annotations
 
 import math
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 
 from speech2video.body import pose_layout as pl
 from speech2video.body.hand_basis import fit_hand_basis
-from speech2video.body.motion_file import Motion
+from speech2video.body.motion_file import Motion, read_npz
 from speech2video.errors import InputError
 
 #: Frame rates a mocap file may state (BEAT2: 30, AMASS: 60-250).
@@ -165,14 +164,7 @@ def _frame_rate(arrays: dict[str, np.ndarray], label: str) -> float:
 def load_mocap(path: str | Path) -> MocapRecording:
     """Read and validate an AMASS/BEAT2 ``.npz`` (no pickled objects); name: the file's stem."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"mocap file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"mocap file {path.name} is not a readable .npz ({exc})") from None
-    return check_mocap(arrays, path.stem)
+    return check_mocap(read_npz(path, "mocap"), path.stem)
 
 
 def check_audio_length(

@@ -73,16 +73,23 @@ def save_motion(path: str | Path, motion: Motion) -> None:
     )
 
 
+def read_npz(path: str | Path, kind: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickled objects); InputError naming the ``kind`` of file
+    ("motion", "mocap") when it is missing or not a readable archive."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{kind} file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{kind} file {path.name} is not a readable .npz ({exc})") from None
+
+
 def load_motion(path: str | Path) -> Motion:
     """Read a motion ``.npz``; raise :class:`InputError` naming a missing or malformed key."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"motion file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"motion file {path.name} is not a readable .npz ({exc})") from None
+    arrays = read_npz(path, "motion")
     for key in ("poses", "fps"):
         if key not in arrays:
             raise InputError(f"motion file {path.name} lacks the key '{key}'")
