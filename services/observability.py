@@ -123,7 +123,8 @@ class _Call:
         if code != "OK":
             self.span.set_status(trace.Status(trace.StatusCode.ERROR, code))
         self.span.end()
-        otel_context.detach(self._tokens[1])
+        if trace.get_current_span() is self.span:  # else closed from another context: nothing
+            otel_context.detach(self._tokens[1])  # to undo there (and detach would log an error)
         rc.leave(self._tokens[0])
 
 

@@ -354,3 +354,17 @@ def test_ray_gauges_are_set_again_and_dropped_zeros_once() -> None:
     impl.sets.clear()
     gauge.refresh()  # the zero was sent once more, then forgotten
     assert impl.sets == [(1, {"speaker": "ann", "version": "2"})]
+
+
+def test_a_stream_closed_from_another_task_ends_quietly(
+    spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def run() -> None:
+        stream = Transcription().RenderVideo(None, FakeContext([("x-request-id", "r3")]))
+        await asyncio.create_task(anext(stream))  # started in one task's context...
+        await asyncio.create_task(stream.aclose())  # ...closed in another's
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(run())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(spans.get_finished_spans()) == 1 and rc.current() is None
