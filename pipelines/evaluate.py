@@ -34,6 +34,7 @@ from pipelines.recordings import (
     METRICS_DIR,
     MODELS_DIR,
     SKELETONS_DIR,
+    WORDS_DIR,
     ingested_recordings,
     keyword_clips,
     speaker_info,
@@ -89,7 +90,9 @@ def load_clips(held: list[str], speaker_dir: Path) -> list:
             if path.is_file():
                 inputs[source] = np.load(path, allow_pickle=False)
         mouth, conf = _mouth_keypoints(rec)
-        words_path = speaker_dir / "transcripts" / f"{rec}.json"
+        words_path = WORDS_DIR / f"{rec}.json"  # supplied or transcribed (the features stage)
+        if not words_path.is_file():
+            words_path = speaker_dir / "transcripts" / f"{rec}.json"
         words = tuple(load_words(words_path)) if words_path.is_file() else ()
         clips.append(HeldOutClip(rec, inputs, motion.poses, motion.fps, mouth, conf, words))
     return clips

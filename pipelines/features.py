@@ -18,8 +18,6 @@ import numpy as np
 from pipelines.recordings import FEATURES_DIR, INGEST_DIR, ingested_recordings, speaker_info
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 
-WORDS_DIR = FEATURES_DIR / "words"
-
 
 def main() -> None:
     from speech2video.audio.features import compute_features

@@ -14,6 +14,8 @@ from pipelines.stage_io import StageError
 INGEST_DIR = Path("data/interim/ingest")
 FIT_DIR = Path("data/interim/fit")
 FEATURES_DIR = Path("data/interim/features")
+#: Every recording's words as the features stage used them (supplied or transcribed).
+WORDS_DIR = FEATURES_DIR / "words"
 KEYPOINTS_DIR = Path("data/interim/keypoints")
 SKELETONS_DIR = Path("data/interim/skeletons")
 MODELS_DIR = Path("models")

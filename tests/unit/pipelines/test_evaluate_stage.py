@@ -139,3 +139,21 @@ def test_evaluate_without_fitted_held_out_recordings_fails_naming_the_dir(
     with pytest.raises(StageError, match="no fitted motion for held-out recordings"):
         evaluate.main()
     assert not (speaker_root / "metrics" / "evaluation.json").exists()
+
+
+def test_held_out_words_come_from_the_features_stage_when_the_speaker_has_no_transcript(
+    speaker_root: Path,
+) -> None:
+    """A real speaker's words are transcribed by the features stage (features/words), not
+    supplied: the evaluation reads them there, and falls back to the speaker's transcripts."""
+    from pipelines.evaluate import load_clips
+    from pipelines.recordings import WORDS_DIR
+
+    supplied = speaker_root / "spk" / "transcripts" / "rec_b.json"
+    assert [c.words[0].word for c in load_clips(["rec_b"], speaker_root / "spk")] == ["Huge"]
+    WORDS_DIR.mkdir(parents=True)
+    heard = [{"word": "wave", "start": 0.2, "end": 0.5}]
+    (WORDS_DIR / "rec_b.json").write_text(json.dumps({"words": heard, "source": "stt"}))
+    supplied.unlink()
+    (clip,) = load_clips(["rec_b"], speaker_root / "spk")
+    assert [(w.word, w.start) for w in clip.words] == [("wave", 0.2)]
