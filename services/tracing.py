@@ -148,10 +148,20 @@ def reset_provider(replacement: TracerProvider | None = None) -> None:
         if _PROVIDER is not None and _PROVIDER is not replacement:
             _PROVIDER.shutdown()
         _PROVIDER = replacement
+        _TRACERS.clear()
+
+
+_TRACERS: dict[int, trace.Tracer] = {}
 
 
 def tracer() -> trace.Tracer:
-    return provider().get_tracer("speech2video.services")
+    """The services' tracer of this process's provider (made once per provider)."""
+    made = provider()
+    found = _TRACERS.get(id(made))
+    if found is None:
+        _TRACERS.clear()
+        found = _TRACERS[id(made)] = made.get_tracer("speech2video.services")
+    return found
 
 
 def extract(metadata: Iterable[Any] | None) -> otel_context.Context:
