@@ -62,13 +62,3 @@ def metric_direction(name: str) -> Direction | None:
         if key.endswith("_") and name.startswith(key) and len(key) > best[0]:
             best = (len(key), direction)
     return best[1]
-
-
-def direction_table(names: list[str] | None = None) -> list[tuple[str, str]]:
-    """(metric or prefix, "lower is better" / "higher is better" / "informational") rows."""
-    keys = names if names is not None else list(DIRECTIONS)
-    rows = []
-    for key in keys:
-        d = DIRECTIONS.get(key) if names is None else metric_direction(key)
-        rows.append((key, f"{d} is better" if d else "informational"))
-    return rows
