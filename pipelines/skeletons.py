@@ -71,7 +71,8 @@ def speaker_framing(max_side: int, source: tuple[int, int], plate_frames: int = 
 def main() -> None:
     from speech2video.body.motion_file import load_motion
     from speech2video.model_set import SpeakerProfile, load_speaker_profile, save_speaker_profile
-    from speech2video.render.framing import crop_frame
+    from speech2video.render.framing import crop_frame, crop_plate
+    from speech2video.render.renderer_data import BACKGROUND_FILE
     from speech2video.render.skeleton_painter import SkeletonPainter
     from speech2video.render.skeleton_video import draw_motion
 
@@ -128,6 +129,9 @@ def main() -> None:
         size = {"width": width, "height": height}
         if framing is not None:
             size["framing"] = framing.to_dict()
+            plate = crop_plate(framing)
+            if plate is not None:  # the renderer composites over it (render/generator.py)
+                cv2.imwrite(str(out / BACKGROUND_FILE), plate[:, :, ::-1])
         (out / "size.json").write_text(json.dumps(size) + "\n")
     served = SpeakerProfile(
         profile.speaker, profile.fps, width, height, profile.body_model, camera, framing

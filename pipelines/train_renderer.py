@@ -42,7 +42,22 @@ def renderer_config(p: dict):  # -> RendererConfig
         config = dataclasses.replace(
             config, training=dataclasses.replace(config.training, **training)
         )
-    return config
+    return with_plate(config, SKELETONS_DIR)
+
+
+def with_plate(config, data_dir: Path):  # (RendererConfig, Path) -> RendererConfig
+    """``config`` whose generator composites over the speaker's still background plate when the
+    skeletons stage wrote one (``framing: speaker``), at the plate's size."""
+    from speech2video.render.renderer_data import BACKGROUND_FILE, read_rgb
+
+    plate = data_dir / BACKGROUND_FILE
+    if not plate.is_file() or config.generator.has_background:
+        return config
+    height, width = read_rgb(plate).shape[:2]
+    generator = dataclasses.replace(
+        config.generator, background_height=height, background_width=width
+    )
+    return dataclasses.replace(config, generator=generator)
 
 
 def main() -> None:

@@ -112,6 +112,22 @@ def framing_from_points(
     return Framing(x0, y0, x1 - x0, y1 - y0, w, h, scale)
 
 
+def crop_plate(framing: Framing) -> np.ndarray | None:
+    """The background plate under the rendered crop: (H_r, W_r, 3) uint8 RGB (None without a
+    plate), aligned with :func:`crop_frame`'s output."""
+    import cv2
+
+    plate = framing.background
+    if plate is None:
+        return None
+    fx, fy = plate.shape[1] / framing.source_width, plate.shape[0] / framing.source_height
+    x0, y0 = round(framing.x * fx), round(framing.y * fy)
+    x1 = max(x0 + 1, round((framing.x + framing.width) * fx))
+    y1 = max(y0 + 1, round((framing.y + framing.height) * fy))
+    crop = plate[y0:y1, x0:x1]
+    return cv2.resize(crop, framing.render_size, interpolation=cv2.INTER_AREA)
+
+
 def crop_frame(frame: np.ndarray, framing: Framing) -> np.ndarray:
     """(source_height, source_width, 3) → the crop at the render size (H_r, W_r, 3)."""
     import cv2

@@ -7,7 +7,13 @@ For frame ``t`` the generator sees the skeleton images ``t-K .. t`` and its own 
 - a backward optical flow that warps the previous generated frame ``t-1`` (render/flow.py),
 - an occlusion mask ``m`` in [0, 1],
 
-and outputs ``m · warp(frame_{t-1}, flow) + (1 − m) · h``. For the first frames of a stream the
+and outputs ``m · warp(frame_{t-1}, flow) + (1 − m) · h``. A speaker filmed by a fixed camera has
+a still background plate (the median of the recording's frames, person included): with
+``config.background_*`` set the generator also sees that plate and predicts a foreground alpha
+``a``, and the frame is ``a · (the above) + (1 − a) · plate``, so it spends its capacity on the
+person instead of re-inventing a background it is given. The plate is a buffer of the module
+(saved with the weights, a constant of an exported graph); training passes each crop's plate.
+For the first frames of a stream the
 previous skeletons and frames do not exist: they are zeros (black), in training as in inference,
 so the network learns to hallucinate the whole frame there.
 
@@ -31,11 +37,13 @@ from speech2video.render.renderer_config import GeneratorConfig
 class GeneratorOutput:
     """One generated frame and its parts.
 
-    frame: (B, 3, H, W) float32 in [-1, 1] — mask·warped + (1−mask)·hallucinated
+    frame: (B, 3, H, W) float32 in [-1, 1] — mask·warped + (1−mask)·hallucinated (composited
+        over the plate by ``alpha`` when the generator has one)
     hallucinated: (B, 3, H, W) in [-1, 1]
     warped: (B, 3, H, W) — the previous frame warped by ``flow``
     flow: (B, 2, H, W) — normalized backward flow (render/flow.py)
     mask: (B, 1, H, W) in [0, 1] — weight of the warped frame
+    alpha: (B, 1, H, W) in [0, 1] — weight of the generated frame over the plate (ones without)
     """
 
     frame: torch.Tensor
@@ -43,6 +51,7 @@ class GeneratorOutput:
     warped: torch.Tensor
     flow: torch.Tensor
     mask: torch.Tensor
+    alpha: torch.Tensor | None = None
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -90,7 +99,8 @@ class Vid2VidGenerator(nn.Module):
         self.config = config
         k = config.num_prev
         channels = [min(config.width * 2**i, config.max_channels) for i in range(config.depth + 1)]
-        self.stem = nn.Sequential(_conv(3 * (k + 1) + 3 * k, channels[0]), nn.ReLU(True))
+        plate = 3 if config.has_background else 0
+        self.stem = nn.Sequential(_conv(3 * (k + 1) + 3 * k + plate, channels[0]), nn.ReLU(True))
         self.downs = nn.ModuleList(_Down(channels[i], channels[i + 1]) for i in range(config.depth))
         self.blocks = nn.Sequential(*(_ResBlock(channels[-1]) for _ in range(config.res_blocks)))
         self.ups = nn.ModuleList(
@@ -101,6 +111,25 @@ class Vid2VidGenerator(nn.Module):
         self.mask_head = _conv(channels[0], 1)
         nn.init.zeros_(self.flow_head.weight)
         nn.init.zeros_(self.flow_head.bias)
+        self.alpha_head: nn.Conv2d | None = None
+        if config.has_background:
+            self.alpha_head = _conv(channels[0], 1)
+            nn.init.constant_(self.alpha_head.bias, -1.0)  # starts mostly plate
+            size = (1, 3, config.background_height, config.background_width)
+            self.register_buffer("background", torch.zeros(size))
+
+    def set_background(self, plate: torch.Tensor) -> None:
+        """Set the still background plate: (3, H, W) or (1, 3, H, W) in [-1, 1], the size the
+        config names."""
+        if self.alpha_head is None:
+            raise InputError("this generator has no background plate (config.background_* 0)")
+        plate = plate.reshape(1, *plate.shape[-3:]).to(self.background)
+        if plate.shape != self.background.shape:
+            raise InputError(
+                f"background plate must be {tuple(self.background.shape[1:])}; "
+                f"got {tuple(plate.shape[1:])}"
+            )
+        self.background.copy_(plate)
 
     @property
     def num_prev(self) -> int:
@@ -112,13 +141,21 @@ class Vid2VidGenerator(nn.Module):
         """Frame height and width must be multiples of this."""
         return 2**self.config.depth
 
-    def forward(self, skeletons: torch.Tensor, prev_frames: torch.Tensor) -> GeneratorOutput:
+    def forward(
+        self,
+        skeletons: torch.Tensor,
+        prev_frames: torch.Tensor,
+        background: torch.Tensor | None = None,
+    ) -> GeneratorOutput:
         """Generate one frame.
 
         skeletons: (B, K+1, 3, H, W) float32 in [-1, 1] — skeleton images t-K .. t (zeros
             before the stream start)
         prev_frames: (B, K, 3, H, W) float32 in [-1, 1] — generated frames t-K .. t-1 (zeros
             before the stream start)
+        background: (B, 3, H, W) in [-1, 1] — the plate under these frames (a training crop's);
+            None: the module's own plate (resized when the frames are another size). Ignored
+            by a generator without a plate.
         """
         k = self.config.num_prev
         if skeletons.ndim != 5 or skeletons.shape[1:3] != (k + 1, 3):
@@ -132,8 +169,12 @@ class Vid2VidGenerator(nn.Module):
             )
         if h % self.multiple or w % self.multiple:
             raise InputError(f"frame height and width must be multiples of {self.multiple}")
-        x = torch.cat((skeletons.flatten(1, 2), prev_frames.flatten(1, 2)), dim=1)
-        x = self.stem(x)
+        inputs = [skeletons.flatten(1, 2), prev_frames.flatten(1, 2)]
+        plate = None
+        if self.alpha_head is not None:
+            plate = self._plate(background, b, h, w).to(skeletons)
+            inputs.append(plate)
+        x = self.stem(torch.cat(inputs, dim=1))
         skips = [x]
         for down in self.downs:
             x = down(x)
@@ -147,4 +188,23 @@ class Vid2VidGenerator(nn.Module):
         prev = prev_frames[:, -1]
         warped = warp(prev, flow)
         frame = mask * warped + (1 - mask) * hallucinated
-        return GeneratorOutput(frame, hallucinated, warped, flow, mask)
+        alpha = None
+        if self.alpha_head is not None and plate is not None:
+            alpha = torch.sigmoid(self.alpha_head(x))
+            frame = alpha * frame + (1 - alpha) * plate
+        return GeneratorOutput(frame, hallucinated, warped, flow, mask, alpha)
+
+    def _plate(self, background: torch.Tensor | None, b: int, h: int, w: int) -> torch.Tensor:
+        """(B, 3, H, W): the given plate, or the module's at the frames' size."""
+        if background is not None:
+            if background.shape != (b, 3, h, w):
+                raise InputError(
+                    f"background must have shape {(b, 3, h, w)}; got {tuple(background.shape)}"
+                )
+            return background
+        plate = self.background
+        if plate.shape[-2:] != (h, w):
+            plate = nn.functional.interpolate(
+                plate, size=(h, w), mode="bilinear", align_corners=False
+            )
+        return plate.expand(b, -1, -1, -1)

@@ -31,7 +31,9 @@ class GeneratorConfig:
 
     width: channels at full resolution; depth: number of stride-2 downsamplings;
     res_blocks: residual blocks at the bottleneck; max_channels: channel cap per level;
-    num_prev: K, the previous frames (and skeletons) the generator sees.
+    num_prev: K, the previous frames (and skeletons) the generator sees;
+    background_height, background_width: the size of the speaker's still background plate the
+    generator composites its frame over (0, 0: none; render/generator.py).
     """
 
     width: int = 16
@@ -39,9 +41,22 @@ class GeneratorConfig:
     res_blocks: int = 2
     max_channels: int = 128
     num_prev: int = 2
+    background_height: int = 0
+    background_width: int = 0
+
+    @property
+    def has_background(self) -> bool:
+        return self.background_height > 0
 
     def validate(self) -> None:
         _positive(self, "width", "depth", "max_channels", "num_prev")
+        if (self.background_height > 0) != (self.background_width > 0) or min(
+            self.background_height, self.background_width
+        ) < 0:
+            raise InputError(
+                "generator.background_height and background_width must both be > 0 or both 0; "
+                f"got {self.background_height}, {self.background_width}"
+            )
         if self.res_blocks < 0:
             raise InputError(f"generator.res_blocks must be >= 0; got {self.res_blocks}")
         if self.max_channels < self.width:

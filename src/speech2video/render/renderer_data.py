@@ -4,6 +4,7 @@ Layout::
 
     DATA_DIR/<sequence>/skeleton/000000.png   skeleton images (the painter's output), RGB
     DATA_DIR/<sequence>/frames/000000.png     real frames of the same size, same file names
+    DATA_DIR/background.png                   optional: the still background plate, frame size
 
 Every sequence is one continuous shot; frames are ordered by file name. A training sample is a
 window of ``sequence_length`` consecutive frames with one square crop (the same for every frame
@@ -11,7 +12,8 @@ of the window), drawn from torch's random generator (seeded per DataLoader worke
 probability ``part_focus`` the crop is centred (with a jitter of a quarter of its side) on the face
 or a hand, picked at random among those painted in the window's first skeleton image; otherwise it
 is uniform. Small crops of large frames otherwise seldom hold a whole part, and the face and hand
-discriminators (paper §3.5) would rarely see one. :func:`write_sequence` writes the layout.
+discriminators (paper §3.5) would rarely see one. With a plate, each sample carries the plate's
+crop under its window. :func:`write_sequence` writes the layout.
 """
 
 from __future__ import annotations
@@ -29,17 +31,21 @@ from speech2video.render.part_boxes import part_boxes
 
 SKELETON_DIR = "skeleton"
 FRAMES_DIR = "frames"
+BACKGROUND_FILE = "background.png"
 
 
 @dataclass(frozen=True)
 class RendererSample:
     """One training window.
 
-    skeletons: (T, 3, H, W) float32 in [-1, 1]; frames: (T, 3, H, W) float32 in [-1, 1]
+    skeletons: (T, 3, H, W) float32 in [-1, 1]; frames: (T, 3, H, W) float32 in [-1, 1];
+    background: (3, H, W) float32 in [-1, 1], the plate under the window (None: no plate)
+    (batched by :func:`collate`: a leading B on each)
     """
 
     skeletons: torch.Tensor
     frames: torch.Tensor
+    background: torch.Tensor | None = None
 
 
 def write_sequence(
@@ -117,6 +123,9 @@ class RendererDataset(Dataset):
                 f"no sequence in {data_dir} has {self.sequence_length} or more frames in "
                 f"<sequence>/{SKELETON_DIR}/*.png and <sequence>/{FRAMES_DIR}/*.png"
             )
+        plate = data_dir / BACKGROUND_FILE
+        #: The still background plate, (H, W, 3) uint8 RGB, or None.
+        self.background = read_rgb(plate) if plate.is_file() else None
         self.index = [
             (s, start)
             for s, (skels, _) in enumerate(self.sequences)
@@ -134,6 +143,12 @@ class RendererDataset(Dataset):
         frames = np.stack([read_rgb(p) for p in frame_paths[start:stop]])
         if skels.shape != frames.shape:
             raise InputError(f"sequence {skel_paths[0].parent.parent.name}: sizes differ")
+        plate = self.background
+        if plate is not None and plate.shape != frames.shape[1:]:
+            raise InputError(
+                f"{BACKGROUND_FILE} is {plate.shape[1]}x{plate.shape[0]}; sequence "
+                f"{skel_paths[0].parent.parent.name} has {frames.shape[2]}x{frames.shape[1]} frames"
+            )
         if self.crop:
             h, w = skels.shape[1:3]
             if h < self.crop or w < self.crop:
@@ -144,7 +159,10 @@ class RendererDataset(Dataset):
             y, x = self._crop_origin(skels[0])
             skels = skels[:, y : y + self.crop, x : x + self.crop]
             frames = frames[:, y : y + self.crop, x : x + self.crop]
-        return RendererSample(to_tensor(skels), to_tensor(frames))
+            if plate is not None:
+                plate = plate[y : y + self.crop, x : x + self.crop]
+        background = None if plate is None else to_tensor(plate)
+        return RendererSample(to_tensor(skels), to_tensor(frames), background)
 
     def _crop_origin(self, skeleton: np.ndarray) -> tuple[int, int]:
         """Top-left corner (y, x) of the crop; skeleton: (H, W, 3) uint8, the window's first."""
@@ -164,7 +182,11 @@ class RendererDataset(Dataset):
 
 
 def collate(samples: list[RendererSample]) -> RendererSample:
-    """Stack samples: (B, T, 3, H, W) each."""
+    """Stack samples: (B, T, 3, H, W) each (the plates (B, 3, H, W), when every sample has one)."""
+    plates = [s.background for s in samples]
+    background = torch.stack(plates) if all(p is not None for p in plates) else None
     return RendererSample(
-        torch.stack([s.skeletons for s in samples]), torch.stack([s.frames for s in samples])
+        torch.stack([s.skeletons for s in samples]),
+        torch.stack([s.frames for s in samples]),
+        background,
     )

@@ -83,6 +83,7 @@ def generate_sequence(
     skeletons: torch.Tensor,
     state: StreamState,
     detach_feedback: bool = True,
+    background: torch.Tensor | None = None,
 ) -> GeneratedSequence:
     """Generate frames in order, feeding each back as a previous frame.
 
@@ -90,6 +91,8 @@ def generate_sequence(
     skeletons: (B, T, 3, H, W) float in [-1, 1]
     state: the stream state before the first of these frames
     detach_feedback: cut gradients through fed-back frames (training memory)
+    background: (B, 3, H, W) in [-1, 1], the plate under these frames (training crops); None:
+        the generator's own
     """
     if skeletons.ndim != 5 or skeletons.shape[2] != 3:
         raise InputError(f"skeletons must have shape (B, T, 3, H, W); got {tuple(skeletons.shape)}")
@@ -101,7 +104,10 @@ def generate_sequence(
     for t in range(skeletons.shape[1]):
         current = skeletons[:, t]
         window = torch.cat((state.skeletons, current.unsqueeze(1).to(state.skeletons)), 1)
-        out = generator(window, state.frames)
+        if background is None:
+            out = generator(window, state.frames)
+        else:
+            out = generator(window, state.frames, background)
         outputs.append(out)
         feedback = out.frame.detach() if detach_feedback else out.frame
         state = state.advance(current, feedback)

@@ -33,7 +33,13 @@ from speech2video.render import render_losses as L
 from speech2video.render.discriminators import RendererDiscriminators
 from speech2video.render.generator import Vid2VidGenerator
 from speech2video.render.renderer_config import RendererConfig
-from speech2video.render.renderer_data import RendererDataset, collate, to_uint8
+from speech2video.render.renderer_data import (
+    BACKGROUND_FILE,
+    RendererDataset,
+    collate,
+    to_tensor,
+    to_uint8,
+)
 from speech2video.render.renderer_inference import StreamState, generate_sequence
 from speech2video.render.renderer_objectives import (
     PartBatch,
@@ -98,23 +104,30 @@ class RendererTrainer:
             offset += g.numel()
 
     def step(
-        self, skeletons: torch.Tensor, real: torch.Tensor
+        self, skeletons: torch.Tensor, real: torch.Tensor, background: torch.Tensor | None = None
     ) -> tuple[dict[str, float], torch.Tensor]:
         """One discriminator and one generator update (render/renderer_objectives.py).
 
-        skeletons, real: (B, T, 3, H, W) float32 in [-1, 1]
+        skeletons, real: (B, T, 3, H, W) float32 in [-1, 1]; background: (B, 3, H, W), each
+        window's crop of the speaker's plate (a generator with one), else None
         returns: metrics, and the generated frames (B, T, 3, H, W) (detached)
         """
         cfg, D = self.config, self.discriminators
         skeletons = skeletons.to(self.device, non_blocking=True)
         real = real.to(self.device, non_blocking=True)
+        if background is not None and cfg.generator.has_background:
+            background = background.to(self.device, non_blocking=True)
+        else:
+            background = None
         batch = PartBatch.build(skeletons, real, cfg.discriminator)
 
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
             state = StreamState.initial(
                 skeletons.shape[0], cfg.generator.num_prev, *skeletons.shape[-2:], self.device
             )
-            seq = generate_sequence(self.generator, skeletons, state, detach_feedback=True)
+            seq = generate_sequence(
+                self.generator, skeletons, state, detach_feedback=True, background=background
+            )
             fake = seq.frames.float()
             flow = torch.stack([o.flow for o in seq.outputs], 1).float()
             mask = torch.stack([o.mask for o in seq.outputs], 1).float()
@@ -184,6 +197,13 @@ def train_worker(
     )
 
     trainer = RendererTrainer(config, device)
+    if config.generator.has_background:
+        if dataset.background is None:
+            raise InputError(
+                f"the generator composites over a background plate but {data_dir} has no "
+                f"{BACKGROUND_FILE}"
+            )
+        trainer.generator.set_background(to_tensor(dataset.background))
     step = 0
     if resume and ckpt.has_training_checkpoint(out_dir):
         saved = ckpt.load_config_file(out_dir)
@@ -205,7 +225,7 @@ def train_worker(
             if step >= tc.steps:
                 break
             start = time.perf_counter()
-            metrics, fake = trainer.step(batch.skeletons, batch.frames)
+            metrics, fake = trainer.step(batch.skeletons, batch.frames, batch.background)
             step += 1
             metrics["step_time"] = time.perf_counter() - start
             bar.update(1)

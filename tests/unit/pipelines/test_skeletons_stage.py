@@ -65,6 +65,9 @@ def test_full_frame_and_speaker_framing(tmp_path: Path, monkeypatch: pytest.Monk
     assert np.prod(_white_extent(sk)) > 1.5 * np.prod(_white_extent(sk_full))
     size = json.loads((root / "data/interim/skeletons/size.json").read_text())
     assert size["framing"]["x"] == f.x
+    # The plate under the crop, for the renderer to composite over (render/generator.py).
+    plate = cv2.imread(str(root / "data/interim/skeletons/background.png"))
+    assert plate.shape == frame.shape
 
 
 def test_unknown_framing_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -88,3 +88,49 @@ def test_warp_by_one_pixel_shifts_the_image() -> None:
     assert torch.allclose(shifted[..., :-1], img[..., 1:], atol=1e-4)
     assert torch.allclose(shifted[..., -1], img[..., -1], atol=1e-4)  # border padding
     assert torch.allclose(flow_to_pixels(pixels_to_flow(pixels)), pixels)
+
+
+PLATED = GeneratorConfig(
+    width=8, depth=2, res_blocks=1, max_channels=16, num_prev=2,
+    background_height=16, background_width=16,
+)  # fmt: skip
+
+
+def test_a_plate_is_composited_under_the_generated_frame() -> None:
+    torch.manual_seed(0)
+    gen = Vid2VidGenerator(PLATED)
+    plate = torch.rand(3, 16, 16) * 2 - 1
+    gen.set_background(plate)
+    skel, prev = inputs()
+    out = gen(skel, prev)
+    assert out.alpha is not None and out.alpha.shape == (2, 1, 16, 16)
+    blend = out.mask * out.warped + (1 - out.mask) * out.hallucinated
+    assert torch.allclose(out.frame, out.alpha * blend + (1 - out.alpha) * plate)
+    assert float(out.alpha.mean()) < 0.5  # starts mostly plate
+    crop = torch.rand(2, 3, 16, 16) * 2 - 1  # a training crop's plate, per item
+    given = gen(skel, prev, crop)
+    blend = given.mask * given.warped + (1 - given.mask) * given.hallucinated
+    assert torch.allclose(given.frame, given.alpha * blend + (1 - given.alpha) * crop)
+
+
+def test_the_plate_is_saved_with_the_weights_and_resized_to_other_frames(tmp_path) -> None:
+    from speech2video.render.checkpoint import load_renderer, save_renderer
+    from speech2video.render.renderer_config import RendererConfig
+
+    torch.manual_seed(0)
+    gen = Vid2VidGenerator(PLATED)
+    gen.set_background(torch.linspace(-1, 1, 3 * 16 * 16).reshape(3, 16, 16))
+    save_renderer(tmp_path, RendererConfig(generator=PLATED, preset="tiny"), gen)
+    loaded = load_renderer(tmp_path).generator
+    assert torch.equal(loaded.background, gen.background)
+    skel, prev = inputs(size=32)
+    assert loaded(skel, prev).frame.shape == (2, 3, 32, 32)
+
+
+def test_a_plate_of_the_wrong_size_or_without_a_plate_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="background plate must be"):
+        Vid2VidGenerator(PLATED).set_background(torch.zeros(3, 8, 8))
+    with pytest.raises(InputError, match="no background plate"):
+        Vid2VidGenerator(CFG).set_background(torch.zeros(3, 16, 16))
+    with pytest.raises(InputError, match="both be > 0"):
+        GeneratorConfig(background_height=16).validate()

@@ -51,3 +51,20 @@ def test_an_export_that_does_not_check_out(monkeypatch: pytest.MonkeyPatch) -> N
     )
     with pytest.raises(InputError, match="differs from torch"):
         strict.render(skel)
+
+
+def test_a_generator_with_a_background_plate_exports_it_as_a_constant() -> None:
+    """The plate is a buffer of the module: the exported graph holds it, the frames match."""
+    import dataclasses
+
+    from speech2video.render.generator import Vid2VidGenerator
+
+    base = make_generator()
+    config = dataclasses.replace(base.config, background_height=32, background_width=32)
+    torch.manual_seed(1)
+    gen = Vid2VidGenerator(config).eval()
+    gen.set_background(torch.rand(3, 32, 32) * 2 - 1)
+    fast = StreamingRenderer(gen, InferenceOptions(device="cpu", engine="onnxruntime"))
+    slow = StreamingRenderer(gen, InferenceOptions(device="cpu", engine="torch"))
+    skel = skeletons(b=1, t=3, size=32)
+    torch.testing.assert_close(fast.render(skel), slow.render(skel), atol=1e-4, rtol=0)

@@ -176,3 +176,39 @@ def test_resume_with_another_model_config_is_refused(data_dir: Path, tmp_path: P
     )
     with pytest.raises(InputError, match="another generator"):
         train_renderer(data_dir, out, other, progress=False)
+
+
+def test_a_plate_travels_with_each_crop_and_the_generator_learns_over_it(tmp_path: Path) -> None:
+    """A still background plate in the data: every sample carries the plate's crop under its
+    window (the same crop as the frames), and a generator trained over it starts from the
+    plate and keeps it in its checkpoint."""
+    from speech2video.render.renderer_data import BACKGROUND_FILE, read_rgb
+
+    skels, reals = synthetic_sequence(frames=6)
+    write_sequence(tmp_path / "data" / "seq0", skels, reals)
+    plate = np.median(reals, axis=0).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "data" / BACKGROUND_FILE), plate[:, :, ::-1])
+    dataset = RendererDataset(tmp_path / "data", sequence_length=3, crop=16)
+    assert np.array_equal(dataset.background, read_rgb(tmp_path / "data" / BACKGROUND_FILE))
+    torch.manual_seed(3)
+    sample = dataset[1]
+    full = torch.from_numpy(plate).permute(2, 0, 1).float() / 127.5 - 1
+    hits = [
+        (y, x)
+        for y in range(17)
+        for x in range(17)
+        if torch.equal(full[:, y : y + 16, x : x + 16], sample.background)
+    ]
+    assert hits, "the plate crop is not a crop of the plate"
+    frame = torch.from_numpy(reals[1]).permute(2, 0, 1).float() / 127.5 - 1
+    assert any(torch.equal(frame[:, y : y + 16, x : x + 16], sample.frames[0]) for y, x in hits)
+
+    from pipelines.train_renderer import with_plate
+
+    config = with_plate(tiny(8, checkpoint_every=100), tmp_path / "data")
+    assert (config.generator.background_height, config.generator.background_width) == (32, 32)
+    result = train_renderer(tmp_path / "data", tmp_path / "ckpt", config, progress=False)
+    loaded = ckpt.load_renderer(tmp_path / "ckpt").generator
+    assert result.step == 8 and loaded.config.has_background
+    moved = loaded.background.squeeze(0) - full
+    assert float(moved.abs().max()) < 1e-6  # the plate is data, not a trained weight
