@@ -100,6 +100,7 @@ class AudioToPose(AppMethods):
         motion = synthesis.speaker_motion(poses, fps, profile)
         return pb.PredictPosesResponse(poses=motion_to_pb(motion), lineage=lineage_to_pb(lineage))
 
+    @observed_rpc("audio_to_pose")
     @streaming_rpc
     async def PredictPosesStream(  # noqa: N802 - the RPC name
         self, request_stream: AsyncIterator[pb.PredictPosesStreamRequest], grpc_context: Any

@@ -150,6 +150,7 @@ class Speech2Video(AppMethods):
             reply.export_filename = f"{request.speaker_id}_motion.bvh"
         return reply
 
+    @observed_rpc("gateway", entry=True)
     @streaming_rpc
     async def SynthesizeLive(  # noqa: N802 - the RPC name
         self, request_stream: AsyncIterator[Any], grpc_context: Any
