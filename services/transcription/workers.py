@@ -47,11 +47,26 @@ def _worker_main(conn: Connection, warm: Callable[..., Any] | None, warm_args: t
         try:
             conn.send(("ok", fn(*args, **kwargs)))
         except Exception as exc:  # every failure goes back to the caller
+            conn.send(("error", travelling(exc)))
+
+
+def travelling(exc: Exception) -> Exception:
+    """``exc`` if it survives a pickle round trip, else the nearest of its bases that a message
+    alone builds (an InputError stays an InputError: the caller still gets INVALID_ARGUMENT)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # e.g. an __init__ with more arguments than the message
+        pass
+    for base in type(exc).__mro__[1:]:
+        if issubclass(base, Exception):
             try:
-                pickle.dumps(exc)
-            except Exception:  # an exception that cannot travel travels as text
-                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            conn.send(("error", exc))
+                substitute = base(str(exc))
+                pickle.loads(pickle.dumps(substitute))
+                return substitute
+            except Exception:
+                continue
+    return RuntimeError(str(exc))
 
 
 class _Worker:

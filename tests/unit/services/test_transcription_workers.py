@@ -29,6 +29,12 @@ def _never() -> bool:
     return False
 
 
+def _raise_alignment_error() -> None:
+    from speech2video.audio.alignment import AlignmentError
+
+    raise AlignmentError("could not place: zebra", ["zebra"])
+
+
 def test_a_call_runs_in_a_worker_process(pool: WorkerPool) -> None:
     assert pool.run(operator.add, 2, 3, should_stop=_never) == 5
     assert pool.run(os.getpid, should_stop=_never) != os.getpid()
@@ -93,3 +99,13 @@ def test_whisper_in_a_worker_gives_the_in_process_words() -> None:
     local = transcribe(speech.audio, language="en")
     assert remote.words == local.words
     assert len(remote.words) >= 8 and remote.words[0].word.lower() == "every"
+
+
+def test_an_error_that_cannot_be_unpickled_comes_back_as_its_base_class(pool: WorkerPool) -> None:
+    """AlignmentError(message, words) cannot be rebuilt from its args: it comes back as an
+    InputError with its message (INVALID_ARGUMENT for the caller), not as a lost worker."""
+    from speech2video.errors import InputError
+
+    with pytest.raises(InputError, match="could not place: zebra"):
+        pool.run(_raise_alignment_error, should_stop=_never)
+    assert pool.run(operator.add, 1, 2, should_stop=_never) == 3
