@@ -4,7 +4,8 @@
 
 Prints latency per hop (each stage called through the proxy, and a no-op hop for the proxy's
 own overhead) and end to end for 10 s of speech (p50/p95), the first-chunk latency, throughput
-with concurrent callers, and the RSS of the cluster's processes. Untrained weights: the figures
+with concurrent callers, the RSS of the cluster's processes, and the bytes one synthesis sends
+to and receives from each stage (``benchmarks.wire_bytes``). Untrained weights: the figures
 are compute and transport cost, not quality.
 """
 
@@ -58,6 +59,9 @@ async def measure(target: str, speaker: str, speech: bytes, runs: int, callers: 
 
     stages = GrpcStages(target)
     motion, _ = await stages.predict_poses(speaker, speech)  # warm every model
+    from benchmarks.wire_bytes import synthesis_bytes
+
+    wire = await synthesis_bytes(target, speaker, speech)
     words = await stages.transcribe(speech, "en")
     rows = []
 
@@ -109,7 +113,7 @@ async def measure(target: str, speaker: str, speech: bytes, runs: int, callers: 
                 f"{failed} failed",
             )
         )
-    return rows
+    return rows, wire
 
 
 def cluster_rss_mb() -> float:
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     target = deploy.start(config, num_cpus=2)
     startup = time.perf_counter() - t
     try:
-        rows = asyncio.run(measure(target, "bench", _speech(10.0), args.runs, args.callers))
+        rows, wire = asyncio.run(measure(target, "bench", _speech(10.0), args.runs, args.callers))
         rss = cluster_rss_mb()
     finally:
         deploy.shutdown()
@@ -167,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         f"2 CPUs; start-up {startup:.0f} s; cluster RSS {rss:.0f} MiB"
     )
     print_table(title, ("what", "p50 ms", "p95 ms", "n"), rows)
+    print_table(
+        "Bytes between the gateway and each stage, one whole-file synthesis of 10 s",
+        ("application", "calls", "bytes sent", "bytes received"),
+        wire,
+    )
     return 0
 
 
