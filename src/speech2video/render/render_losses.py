@@ -33,6 +33,7 @@ class GeneratorLossTerms:
     face: float
     hands: float
     perceptual: float
+    part_l1: float
     total: float
 
     def as_dict(self, prefix: str = "g_") -> dict[str, float]:

@@ -111,6 +111,9 @@ class LossConfig:
     temporal: float = 1.0
     face: float = 2.0
     hands: float = 2.0
+    #: L1 on the face and hand crops at the part discriminators' resolution: a face is a few
+    #: per cent of a frame, so a whole-frame L1 hardly sees the mouth; the crops zoom it.
+    part_l1: float = 10.0
     perceptual: float = 10.0
     perceptual_weights: str | None = None
 

@@ -142,7 +142,8 @@ def generator_loss(
     weights: LossConfig,
     vgg: L.VGGFeatures | None = None,
 ) -> GeneratorLoss:
-    """The generator's loss: GAN, feature matching, L1, flow warp, temporal, face, hands, VGG.
+    """The generator's loss: GAN, feature matching, L1, flow warp, temporal, face, hands, VGG,
+    and L1 on the face and hand crops.
 
     fake: (B, T, 3, H, W) generated frames (with gradients); flow: (B, T, 2, H, W) and
     mask: (B, T, 1, H, W) the generator's flow and blend mask. The discriminators' own weights
@@ -174,6 +175,9 @@ def generator_loss(
         D.hands(batch.sk_hands, fake_hands), real_hands_out, batch.w_hands, weights
     )
     g_perc = L.perceptual_loss(vgg, fake_f, batch.real_f) if vgg is not None else fake.new_zeros(())
+    g_part = _part_l1(fake_face, batch.real_face, batch.w_face) + _part_l1(
+        fake_hands, batch.real_hands, batch.w_hands
+    )
     terms = (
         weights.gan * g_gan,
         weights.feature_matching * g_fm,
@@ -183,10 +187,20 @@ def generator_loss(
         weights.face * g_face,
         weights.hands * g_hands,
         weights.perceptual * g_perc,
+        weights.part_l1 * g_part,
     )
     total = sum(terms)
     logged = L.GeneratorLossTerms(*(float(x.detach()) for x in (*terms, total)))
     return GeneratorLoss(total=total, terms=logged, l1=float(g_l1.detach()))
+
+
+def _part_l1(fake: torch.Tensor, real: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over the crops of parts that exist.
+
+    fake, real: (N, 3, S, S); weight: (N,) 1 where the part was found, else 0 → scalar
+    """
+    per_crop = (fake - real).abs().mean(dim=(1, 2, 3))
+    return (per_crop * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 def _part_generator_loss(

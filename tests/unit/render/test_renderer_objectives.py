@@ -73,3 +73,21 @@ def test_generator_loss_reaches_the_generator_and_masks_missing_parts() -> None:
     no_face = PartBatch.build(batch.skeletons, batch.real, cfg.discriminator)
     no_face = type(no_face)(**{**no_face.__dict__, "w_face": torch.zeros_like(no_face.w_face)})
     assert generator_loss(D, no_face, fake.detach(), flow, mask, cfg.loss).terms.face == 0.0
+
+
+def test_the_part_l1_is_the_crops_error_and_ignores_missing_parts() -> None:
+    """L1 on the zoomed face and hand crops: zero when the crops match, and a part the
+    skeletons do not show (weight 0) adds nothing however wrong its crop."""
+    import dataclasses
+
+    cfg, _, D, batch, fake, flow, mask = _setup()
+    D.requires_grad_(False)
+    only = dataclasses.replace(cfg.loss, **{f: 0.0 for f in ("gan", "feature_matching", "l1",
+        "flow_warp", "temporal", "face", "hands")}, part_l1=1.0)  # fmt: skip
+    exact = generator_loss(D, batch, batch.real, flow, mask, only)
+    assert exact.terms.part_l1 == 0.0
+    wrong = generator_loss(D, batch, fake.detach(), flow, mask, only)
+    assert wrong.terms.part_l1 > 0.0 and wrong.terms.total == wrong.terms.part_l1
+    none = type(batch)(**{**batch.__dict__, "w_face": torch.zeros_like(batch.w_face),
+                          "w_hands": torch.zeros_like(batch.w_hands)})  # fmt: skip
+    assert generator_loss(D, none, fake.detach(), flow, mask, only).terms.part_l1 == 0.0
