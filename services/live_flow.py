@@ -69,6 +69,7 @@ class LiveRequest:
     key_poses: KeyPoseRequest = field(default_factory=KeyPoseRequest)
     key_pose_wait_s: float = 0.0  # 0: the limits' default
     language: str = "en"
+    raw_frames: bool = False  # the gateway also sends decoded frames (services/live_frames.py)
 
 
 @dataclass(frozen=True)

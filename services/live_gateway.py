@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-import grpc
-
 from services.convert import insertion_to_pb, key_pose_options_from_pb, lineage_to_pb, piece_to_pb
-from services.errors import RpcError
 from services.limits import check_language, check_word_list
 from services.live_flow import LiveLimits, LiveRequest, LiveSummary, synthesize_live
+from services.live_frames import FrameAudio, PieceDecoder, raw_frame
 from services.live_stages import GrpcLiveStages, LiveStages
 from speech2video import synthesis
 from speech2video.errors import InputError
@@ -41,8 +39,6 @@ def live_request(message: live_pb2.SynthesizeLiveRequest | None) -> LiveRequest:
     check_word_list(config.key_poses.force_words, "config.key_poses.force_words")
     check_word_list(config.key_poses.forbid_words, "config.key_poses.forbid_words")
     check_language(config.language, "config.language")
-    if config.raw_frames:
-        raise RpcError(grpc.StatusCode.UNIMPLEMENTED, "config.raw_frames is not served yet")
     fmt = config.audio_format
     if fmt.encoding not in live_pb2.LiveAudioFormat.Encoding.values():
         raise InputError(f"config.audio_format.encoding: unknown value {fmt.encoding}")
@@ -56,10 +52,13 @@ def live_request(message: live_pb2.SynthesizeLiveRequest | None) -> LiveRequest:
         key_poses=options,
         key_pose_wait_s=float(config.key_pose_wait_s),
         language=config.language or "en",
+        raw_frames=bool(config.raw_frames),
     )
 
 
-async def _audio(requests: AsyncIterator[live_pb2.SynthesizeLiveRequest]) -> AsyncIterator[bytes]:
+async def _audio(
+    requests: AsyncIterator[live_pb2.SynthesizeLiveRequest], tap: FrameAudio | None = None
+) -> AsyncIterator[bytes]:
     async for message in requests:
         if message.WhichOneof("message") != "audio":
             raise InputError("every message after the first must be audio")
@@ -68,7 +67,11 @@ async def _audio(requests: AsyncIterator[live_pb2.SynthesizeLiveRequest]) -> Asy
                 f"audio: {len(message.audio)} bytes in one message; the limit is "
                 f"{MAX_MESSAGE_BYTES}"
             )
+        if tap is not None:
+            tap.push(message.audio)
         yield message.audio
+    if tap is not None:
+        tap.push(None)
 
 
 def summary_to_pb(summary: LiveSummary, request_id: str) -> live_pb2.LiveSummary:
@@ -92,17 +95,35 @@ async def live_replies(
     limits: LiveLimits,
     request_id: str = "",
 ) -> AsyncIterator[live_pb2.SynthesizeLiveResponse]:
-    """The replies of one stream whose first message was ``request``."""
-    index = 0
-    async for item in synthesize_live(stages, request, _audio(requests), limits):
-        if isinstance(item, LiveSummary):
-            summary = summary_to_pb(item, request_id)
-            yield live_pb2.SynthesizeLiveResponse(summary=summary, fps=item.fps)
-        else:
+    """The replies of one stream whose first message was ``request``; with ``raw_frames`` each
+    piece is followed by the frames decoded from it so far."""
+    tap = FrameAudio(request.encoding, request.sample_rate, limits.max_seconds)
+    decoder = PieceDecoder() if request.raw_frames else None
+    audio = _audio(requests, tap if decoder else None)
+    index, frames = 0, 0
+    try:
+        async for item in synthesize_live(stages, request, audio, limits):
+            if isinstance(item, LiveSummary):
+                for frame in await decoder.rest() if decoder else []:
+                    raw = raw_frame(frame, frames, item.fps, tap)
+                    yield live_pb2.SynthesizeLiveResponse(frame=raw, fps=item.fps)
+                    frames += 1
+                summary = summary_to_pb(item, request_id)
+                yield live_pb2.SynthesizeLiveResponse(summary=summary, fps=item.fps)
+                continue
             yield live_pb2.SynthesizeLiveResponse(
                 chunk=piece_to_pb(item.piece, index), fps=item.fps
             )
             index += 1
+            if decoder is not None:
+                decoder.feed(item.piece.data)
+                for frame in list(decoder.ready()):
+                    raw = raw_frame(frame, frames, item.fps, tap)
+                    yield live_pb2.SynthesizeLiveResponse(frame=raw, fps=item.fps)
+                    frames += 1
+    finally:
+        if decoder is not None:
+            decoder.close()
 
 
 async def serve_live(

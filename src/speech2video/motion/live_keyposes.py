@@ -181,11 +181,15 @@ class LiveKeyPoses:
     def take(self, deadline_frame: int | None = None) -> np.ndarray:
         """(k, 106) float32: the frames after those taken before that are final, and at least
         those before ``deadline_frame`` (that have arrived) even when not final; a pending
-        key pose they overtake is dropped (logged ``late``)."""
+        key pose whose key frame they overtake is dropped (logged ``late``), one whose ramp they
+        enter gets a shorter ramp."""
         upto = self.final_frames()
         if deadline_frame is not None and deadline_frame > upto:
             upto = min(deadline_frame, self.num_frames)
             while self._pending and self._pending[0].start + 1 < upto:
+                if self._pending[0].k >= upto:  # its key frame is still to come: shorter ramp
+                    self._pending[0].floor = upto - 1
+                    break
                 self._drop(self._pending.pop(0))
         return self._release(upto)
 

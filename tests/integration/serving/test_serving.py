@@ -611,7 +611,8 @@ def test_live_pieces_arrive_while_speech_is_still_streaming(cluster: Cluster) ->
     pcm = _pcm16k(cluster.speech)
     seconds = len(pcm) / 2 / 16_000
     _run(_live(cluster.target, _live_config(), pcm[:32_000], pace=0))  # models loaded, warm
-    seen, sent_all, code, details = _run(_live(cluster.target, _live_config(), pcm))
+    config = _live_config(raw_frames=True)
+    seen, sent_all, code, details = _run(_live(cluster.target, config, pcm))
     assert code == grpc.StatusCode.OK, details
     chunks = [m.chunk for _, m in seen if m.HasField("chunk")]
     summary = seen[-1][1].summary
@@ -627,6 +628,10 @@ def test_live_pieces_arrive_while_speech_is_still_streaming(cluster: Cluster) ->
     models = {m.component for m in summary.lineage.models}
     assert models == {"audio_to_pose", "body_model", "key_pose_dictionary", "renderer"}
     assert all(e.status == "late" for e in summary.skipped_late)
+    raw = [m.frame for _, m in seen if m.HasField("frame")]  # decoded, with their audio
+    assert [f.index for f in raw] == list(range(summary.num_frames))
+    assert raw[0].width == 64 and len(raw[0].rgb) == 64 * 64 * 3
+    assert abs(len(raw[5].audio_pcm) - 2 * 16_000 / 15) <= 2 and raw[5].audio_rate == 16_000
 
 
 def test_live_bad_first_messages_and_no_token(cluster: Cluster) -> None:

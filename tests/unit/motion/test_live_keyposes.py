@@ -118,3 +118,19 @@ def test_disabled_releases_everything_at_once() -> None:
     assert len(live.take()) == 30
     live.push_words(WORDS, None)
     assert live.log == []
+
+
+def test_a_deadline_inside_a_before_ramp_shortens_the_ramp() -> None:
+    live = LiveKeyPoses(_dict(), FPS, seed=0, locked_frames=8)
+    live.push_words([Word("huge", 2.0, 2.3)], 2.5)  # k = 50, ramp start s = 35
+    base = _base(100)
+    live.push_frames(base[:60])  # its after-ramp end (72) not here yet: still pending
+    frames = live.take(deadline_frame=45)
+    np.testing.assert_array_equal(frames, base[:45])
+    live.push_frames(base[60:])
+    rest = live.finish()
+    assert live.log[0].status == "inserted"
+    assert np.all(rest[50 - 45 : 58 - 45] == HUGE[0])  # the key pose is held at its frames
+    w = (np.arange(45, 50) - 44) / (50 - 44)  # ramp from the last released frame, 44
+    expected = (1 - w)[:, None] * base[44] + w[:, None] * HUGE[0]
+    np.testing.assert_allclose(rest[:5], expected, atol=1e-6)
