@@ -26,6 +26,10 @@ from speech2video.render.mp4_stream import Mp4Piece
 
 #: Speakers whose key-pose dictionary a gateway replica keeps loaded.
 MAX_DICTIONARIES = 16
+#: Frames of a live stream's first MP4 piece (it leaves once the next frame is encoded) and of
+#: the others: small pieces, so a frame waits little for its piece to be cut.
+FIRST_CHUNK_FRAMES = 1
+CHUNK_FRAMES = 5
 
 
 class LiveStages(Protocol):
@@ -113,10 +117,39 @@ class GrpcLiveStages:
         finally:
             call.cancel()
 
-    def render_stream(
+    async def render_stream(
         self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]:
-        return self.stages.render_stream(speaker, parts, audio)
+        """``Renderer.RenderVideoStream`` with live-sized pieces (:data:`FIRST_CHUNK_FRAMES`,
+        then :data:`CHUNK_FRAMES`); retried like the whole-file render (the parts are kept)."""
+        from services.convert import motion_to_pb
+        from services.stage_client import _pieces, _Replay
+        from speech2video_api.v1 import renderer_pb2, renderer_pb2_grpc
+
+        first = await anext(aiter(parts), None)
+        if first is None:
+            return
+        replay = _Replay(parts)
+        stub = renderer_pb2_grpc.RendererStub(self.stages._ch())
+
+        async def requests() -> AsyncIterator[Any]:
+            yield renderer_pb2.RenderVideoRequest(
+                poses=motion_to_pb(first),
+                chunk_frames=CHUNK_FRAMES,
+                first_chunk_frames=FIRST_CHUNK_FRAMES,
+            )
+            async for part in replay.iterate():
+                yield renderer_pb2.RenderVideoRequest(poses=motion_to_pb(part))
+
+        def start() -> Any:
+            meta = self.stages._meta("renderer", speaker)
+            return stub.RenderVideoStream(requests(), metadata=meta, timeout=self.stages.timeout_s)
+
+        try:
+            async for item in _pieces(start):
+                yield item
+        finally:
+            replay.close()
 
 
 class LocalLiveStages:
@@ -183,8 +216,8 @@ class LocalLiveStages:
             models.get("body_model"),
             frames_until(blocks, cancelled),
             None,
-            self.local.chunk_frames,
-            synthesis.DEFAULT_FIRST_CHUNK_FRAMES,
+            CHUNK_FRAMES,
+            FIRST_CHUNK_FRAMES,
             fps=first.fps,
         )
         feeder = asyncio.ensure_future(feed())
