@@ -209,7 +209,10 @@ async def call(
 
 
 async def sweep(
-    stack: Stack, cases: list[tuple[str, Method, Any, list[tuple[str, str]]]], width: int = 4
+    stack: Stack,
+    cases: list[tuple[str, Method, Any, list[tuple[str, str]]]],
+    width: int = 4,
+    timeout: float = 60.0,
 ) -> list[tuple[str, grpc.StatusCode, str]]:
     """Run the cases ``width`` at a time; every answer goes into the tally."""
     gate = asyncio.Semaphore(width)
@@ -220,7 +223,7 @@ async def sweep(
         async def one(case: tuple[str, Method, Any, list[tuple[str, str]]]) -> tuple:
             what, method, request, meta = case
             async with gate:
-                code, details, _ = await call(channel, method, request, meta)
+                code, details, _ = await call(channel, method, request, meta, timeout)
             TALLY.record(what, code, details)
             return what, code, details
 
@@ -417,7 +420,8 @@ def test_every_app_refuses_calls_without_its_credential(stack: Stack) -> None:
     gateway = next(m for m in METHODS if m.name == "SynthesizeMotion")
     for token in CALLER_TOKENS:
         meta = [("application", "gateway"), ("authorization", f"Bearer {token}")]
-        answers = _run(sweep(stack, [("rotation", gateway, base_request(gateway), meta)]))
+        case = ("rotation", gateway, base_request(gateway), meta)
+        answers = _run(sweep(stack, [case], timeout=180.0))  # the first call loads the models
         assert answers[0][1] == grpc.StatusCode.OK, answers
 
 
@@ -621,7 +625,7 @@ def test_a_transcription_past_its_deadline_stops_at_once(stack: Stack) -> None:
     """115 s of speech straight to Transcribe with a 1.5 s deadline (decoding it all takes
     ~10 s here): the worker process that was decoding is killed as soon as the deadline passes,
     the replica itself falls idle, and a fresh worker takes the killed one's place."""
-    replica = _replica("transcription")
+    replica = _serving_replica("transcription")
     workers = {p.pid: p for p in replica.children(recursive=True)}
     assert len(workers) >= 1, "the Transcription replica has no worker processes"
     method = next(m for m in METHODS if m.name == "Transcribe")
@@ -675,6 +679,22 @@ def _seconds_until_idle(proc: Any, since: float, window_s: float = 20.0) -> floa
             idle_since = None
         last = now
     return None
+
+
+def _serving_replica(app: str) -> Any:
+    """The replica process of ``app`` that serves now: a child process that carries the
+    replica's title (a worker it spawned) is not one, and of two replicas (one being replaced)
+    the newer."""
+    import psutil
+
+    found = [
+        p for p in psutil.process_iter(["cmdline"])
+        if f"ServeReplica:{app}" in " ".join(p.info["cmdline"] or [])
+    ]  # fmt: skip
+    pids = {p.pid for p in found}
+    top = [p for p in found if p.ppid() not in pids]
+    assert top, found
+    return max(top, key=lambda p: p.create_time())
 
 
 def _replica(app: str) -> Any:
