@@ -6,17 +6,18 @@ import asyncio
 import threading
 from typing import Any
 
+import grpc
 from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve import Application
 
 from services.auth import stage_tokens
 from services.convert import words_to_pb
-from services.errors import unary_rpc
+from services.errors import RpcError, unary_rpc
 from services.limits import Bounds, check_language, check_text, decode_audio, request_audio
 from services.observability import observed_rpc
 from services.routing import AppMethods
-from services.transcription.workers import WorkerPool
+from services.transcription.workers import WorkerLostError, WorkerPool
 from speech2video_api.v1 import transcription_pb2 as pb
 
 
@@ -51,6 +52,17 @@ class Transcription(AppMethods):
         if pool is not None:
             pool.close()
 
+    @staticmethod
+    async def _in_worker(run: Any, *args: Any, **kwargs: Any) -> Any:
+        """``run(*args, **kwargs)`` in a thread; a worker that died by itself is UNAVAILABLE
+        (the gateway retries; the pool has started a fresh worker)."""
+        try:
+            return await asyncio.to_thread(run, *args, **kwargs)
+        except WorkerLostError:
+            raise RpcError(
+                grpc.StatusCode.UNAVAILABLE, "the speech recogniser restarted; retry"
+            ) from None
+
     def check_health(self) -> None:
         return None
 
@@ -72,7 +84,7 @@ class Transcription(AppMethods):
             from speech2video.audio.alignment import align
 
             try:
-                aligned = await asyncio.to_thread(
+                aligned = await self._in_worker(
                     self.pool.run,
                     align,
                     audio,
@@ -91,7 +103,7 @@ class Transcription(AppMethods):
         from speech2video.audio.transcriber import transcribe
 
         try:
-            result = await asyncio.to_thread(
+            result = await self._in_worker(
                 self.pool.run,
                 transcribe,
                 audio,
