@@ -203,8 +203,13 @@ class Vid2VidGenerator(nn.Module):
                 )
             return background
         plate = self.background
-        if plate.shape[-2:] != (h, w):
-            plate = nn.functional.interpolate(
-                plate, size=(h, w), mode="bilinear", align_corners=False
-            )
+        ph, pw = plate.shape[-2:]
+        if (ph, pw) != (h, w):
+            if 0 <= h - ph < self.multiple and 0 <= w - pw < self.multiple:
+                # frames padded up to a multiple (render_images): pad the plate alike, in black
+                plate = nn.functional.pad(plate, (0, w - pw, 0, h - ph), value=-1.0)
+            else:
+                plate = nn.functional.interpolate(
+                    plate, size=(h, w), mode="bilinear", align_corners=False
+                )
         return plate.expand(b, -1, -1, -1)

@@ -134,3 +134,22 @@ def test_a_plate_of_the_wrong_size_or_without_a_plate_is_an_input_error() -> Non
         Vid2VidGenerator(CFG).set_background(torch.zeros(3, 16, 16))
     with pytest.raises(InputError, match="both be > 0"):
         GeneratorConfig(background_height=16).validate()
+
+
+def test_frames_padded_to_a_multiple_get_the_plate_padded_not_stretched() -> None:
+    """A 14x14 plate under frames padded to 16x16 (render_images pads to 2**depth) stays
+    pixel-aligned: the plate is padded with black, not resized."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    gen = Vid2VidGenerator(dataclasses.replace(PLATED, background_height=14, background_width=14))
+    plate = torch.rand(3, 14, 14) * 2 - 1
+    gen.set_background(plate)
+    with torch.no_grad():
+        gen.alpha_head.bias.fill_(-30.0)  # all plate
+    skel, prev = inputs()
+    frame = gen(skel, prev).frame
+    torch.testing.assert_close(frame[0, :, :14, :14], plate, atol=1e-5, rtol=0)
+    assert torch.allclose(
+        frame[:, :, 14:, :], torch.full_like(frame[:, :, 14:, :], -1.0), atol=1e-5
+    )
