@@ -7,7 +7,8 @@
                                        MP4 pieces ◄── RenderVideoStream ◄─────┘
 
 Frames wait for the words that may put a key pose on them at most ``key_pose_wait_s`` of audio
-(the deadline); key words heard later are reported ``late``. Speech is recognised in segments cut
+(the deadline), and past it only while the renderer still has :data:`RENDER_QUEUE_S` of frames
+queued; key words heard later are reported ``late``. Speech is recognised in segments cut
 at the quietest 100 ms between :data:`SEGMENT_S` seconds after the previous cut. Back-pressure:
 a stream more than ``max_buffered_s`` of audio ahead of the video rendered is ended
 RESOURCE_EXHAUSTED; one with no message for ``idle_timeout_s`` DEADLINE_EXCEEDED; a caller who
@@ -47,6 +48,8 @@ SEGMENT_S = (1.0, 1.8)
 #: whole recording's).
 GAIN_S = 0.3
 MAX_KEY_POSE_WAIT_S = 10.0
+#: Seconds of released frames kept ahead of the video rendered so far (the renderer's queue).
+RENDER_QUEUE_S = 0.7
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,10 @@ class _LiveRun:
             poses = keys.finish()
             done = True
         else:
+            # past its wait, a frame goes only when the renderer would otherwise run dry: a
+            # renderer behind the speech leaves the words more time (more key poses in time)
             deadline = int((self.audio.seconds - self.wait_s) * self.fps)
+            deadline = min(deadline, self.rendered + int(RENDER_QUEUE_S * self.fps) + 1)
             poses, done = keys.take(deadline if deadline > 0 else None), False
         if len(poses):
             self.parts.put_nowait(self.template.with_poses(poses))
