@@ -46,7 +46,7 @@ def _rss_mb() -> float:
 
 def _stages(root: Path, speaker: str, size: int, preset: str, fps: float) -> object:
     from services.live_stages import LocalLiveStages
-    from services.pipeline_runner import LocalStages
+    from services.synthesis_flow import LocalStages
     from speech2video_mlops.registry import ModelRegistry
     from tests.fixtures.model_sets import register_model_set
 

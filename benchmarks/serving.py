@@ -30,7 +30,7 @@ def _pct(values: list[float]) -> tuple[float, float]:
 
 
 def _speech(seconds: float) -> bytes:
-    from services.pipeline_runner import wav_bytes
+    from services.synthesis_flow import wav_bytes
     from speech2video.audio.io import Audio
     from speech2video.audio.tts import synthesize
 
@@ -53,8 +53,8 @@ async def _timed(coro_fn, runs: int) -> list[float]:
 async def measure(target: str, speaker: str, speech: bytes, runs: int, callers: int) -> list:
     import grpc
 
-    from services.convert import KeyPoseRequest
     from services.stage_client import GrpcStages
+    from services.synthesis_types import KeyPoseRequest
     from speech2video_api.v1 import gateway_pb2, gateway_pb2_grpc
 
     stages = GrpcStages(target)

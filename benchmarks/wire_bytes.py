@@ -99,7 +99,7 @@ class CountingStages(GrpcStages):
 async def synthesis_bytes(target: str, speaker: str, speech: bytes) -> list[tuple]:
     """Rows (application, calls, bytes sent, bytes received) of one whole-file synthesis of
     ``speech`` run by the gateway's own flow over ``target``, and a total row."""
-    from services.pipeline_runner import SynthesisInput, synthesize_video
+    from services.synthesis_flow import SynthesisInput, synthesize_video
 
     stages = CountingStages(target)
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video.audio.io import Audio
 from speech2video.body import pose_layout as pl
 from speech2video.body.motion_file import Motion
@@ -26,33 +26,6 @@ _INTERPOLATION = {
     common.KeyPoseOptions.INTERPOLATION_LINEAR: "linear",
     common.KeyPoseOptions.INTERPOLATION_ROTATION: "rotation",
 }
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """Models (``ModelVersionRef.lineage()`` dicts) and data hashes behind a response."""
-
-    models: tuple[dict[str, str], ...] = ()
-    data_hashes: dict[str, str] = field(default_factory=dict)
-
-    def merge(self, *others: Lineage) -> Lineage:
-        models = {(m["component"], m["name"]): m for m in self.models}
-        hashes = dict(self.data_hashes)
-        for other in others:
-            models.update({(m["component"], m["name"]): m for m in other.models})
-            hashes.update(other.data_hashes)
-        return Lineage(tuple(models.values()), hashes)
-
-
-@dataclass(frozen=True)
-class KeyPoseRequest:
-    """Key-pose options in core terms."""
-
-    force: tuple[str, ...] = ()
-    forbid: tuple[str, ...] = ()
-    seed: int | None = None
-    disabled: bool = False
-    interpolation: str = "linear"
 
 
 def word_to_pb(word: Word) -> common.Word:

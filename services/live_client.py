@@ -98,8 +98,8 @@ async def run_local(
     seed: int = 0,
 ) -> LiveTimings:
     """The live flow in this process on ``stages`` (a LocalLiveStages)."""
-    from services.convert import KeyPoseRequest
     from services.live_flow import LiveLimits, LiveRequest, LiveSummary, synthesize_live
+    from services.synthesis_types import KeyPoseRequest
 
     request = LiveRequest(speaker, 1, RATE, KeyPoseRequest(seed=seed), key_pose_wait_s)
     out = LiveTimings()

@@ -27,11 +27,11 @@ from typing import Any
 import grpc
 import numpy as np
 
-from services.convert import KeyPoseRequest, Lineage
 from services.errors import RpcError
 from services.live_audio import LiveAudioInput
 from services.live_stages import LiveStages
-from services.pipeline_runner import wav_bytes
+from services.synthesis_flow import wav_bytes
+from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video import synthesis
 from speech2video.audio.features import SAMPLE_RATE, rms_gain
 from speech2video.audio.io import Audio

@@ -1,6 +1,6 @@
 """The stages a live synthesis needs (:class:`LiveStages`), over gRPC and in this process.
 
-Beside the whole-file :class:`services.pipeline_runner.Stages` (transcribe, render_stream), a
+Beside the whole-file :class:`services.synthesis_flow.Stages` (transcribe, render_stream), a
 live stream needs poses as audio arrives (``AudioToPose.PredictPosesStream``) and the speaker's
 key-pose dictionary, applied where frames and words meet (the gateway holds it: a few KB, loaded
 once per speaker and kept in step with the request's pinned version, as the BVH body model is).
@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from services.convert import Lineage, lineage_from_pb, motion_from_pb
-from services.pipeline_runner import LocalStages
+from services.convert import lineage_from_pb, motion_from_pb
 from services.stage_client import GrpcStages, _stage_error
+from services.synthesis_flow import LocalStages
+from services.synthesis_types import Lineage
 from speech2video.body.motion_file import Motion
 from speech2video.model_set import KEY_POSE_DICTIONARY
 from speech2video.motion.keypose_dictionary import KeyPoseDictionary

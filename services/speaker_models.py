@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from services.convert import Lineage
+from services.synthesis_types import Lineage
 from speech2video.errors import NotFoundError
 from speech2video.model_set import load_component
 from speech2video_mlops.registry import DEFAULT_ALIAS, ModelRegistry, ModelVersionRef, check_speaker

@@ -18,8 +18,6 @@ import grpc
 
 from services.auth import stage_tokens
 from services.convert import (
-    KeyPoseRequest,
-    Lineage,
     insertion_from_pb,
     key_pose_options_to_pb,
     lineage_from_pb,
@@ -34,6 +32,7 @@ from services.errors import RpcError, status_of
 from services.observability import stage_interceptors
 from services.pose_deltas import apply_edits, motion_digest
 from services.speaker_models import PIN_METADATA, pins_to_metadata
+from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video.audio.io import Audio
 from speech2video.body.motion_file import Motion
 from speech2video.motion.keypose_insertion import InsertionLogEntry
@@ -93,7 +92,7 @@ def _speech(audio: Audio | bytes) -> dict[str, Any]:
 
 
 class GrpcStages:
-    """:class:`services.pipeline_runner.Stages` over gRPC; one channel per event loop."""
+    """:class:`services.synthesis_flow.Stages` over gRPC; one channel per event loop."""
 
     def __init__(self, target: str | None = None, timeout_s: float = 600.0) -> None:
         self.target = target or grpc_target()

@@ -26,15 +26,15 @@ from services.errors import RpcError, streaming_rpc, unary_rpc
 from services.limits import check_language, check_text, check_word_list
 from services.model_pins import ModelSetVersions
 from services.observability import observed_rpc
-from services.pipeline_runner import (
+from services.routing import AppMethods
+from services.stage_client import GrpcStages
+from services.synthesis_flow import (
     MotionResult,
     SynthesisInput,
     VideoSummary,
     synthesize_motion,
     synthesize_video,
 )
-from services.routing import AppMethods
-from services.stage_client import GrpcStages
 from speech2video_api.v1 import gateway_pb2 as pb
 from speech2video_mlops.registry import check_speaker
 

@@ -79,9 +79,9 @@ async def _remote(args: argparse.Namespace, audio: bytes) -> dict:
 
 
 async def _local(args: argparse.Namespace, audio: bytes) -> dict:
-    from services.convert import KeyPoseRequest
-    from services.pipeline_runner import LocalStages, SynthesisInput, VideoSummary
-    from services.pipeline_runner import synthesize_video as flow
+    from services.synthesis_flow import LocalStages, SynthesisInput, VideoSummary
+    from services.synthesis_flow import synthesize_video as flow
+    from services.synthesis_types import KeyPoseRequest
 
     job = SynthesisInput(
         args.speaker,

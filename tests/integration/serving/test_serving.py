@@ -36,7 +36,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     from services import deploy
-    from services.pipeline_runner import wav_bytes
+    from services.synthesis_flow import wav_bytes
     from speech2video.audio.tts import synthesize
     from speech2video_mlops.registry import ModelRegistry
     from tests.fixtures.model_sets import register_model_set
@@ -136,7 +136,7 @@ def test_streamed_video_equals_rendering_the_final_motion(cluster: Cluster) -> N
     import av
     import numpy as np
 
-    from services.pipeline_runner import wav_bytes
+    from services.synthesis_flow import wav_bytes
     from speech2video.audio.tts import synthesize
 
     speech = wav_bytes(synthesize(f"{TEXT} A huge wave. {TEXT}").audio)
@@ -253,7 +253,7 @@ def test_errors_have_clean_codes(
 def test_too_long_audio_and_missing_token(cluster: Cluster) -> None:
     import numpy as np
 
-    from services.pipeline_runner import wav_bytes
+    from services.synthesis_flow import wav_bytes
     from speech2video.audio.io import Audio
 
     long_audio = wav_bytes(Audio(np.zeros(16_000 * 121, np.float32), 16_000))
@@ -673,9 +673,10 @@ def test_key_poses_take_the_motion_once_and_answer_with_edits(cluster: Cluster) 
     poses again)."""
     import numpy as np
 
-    from services.convert import KeyPoseRequest, motion_to_pb, words_to_pb
+    from services.convert import motion_to_pb, words_to_pb
     from services.pose_deltas import motion_digest
     from services.stage_client import GrpcStages
+    from services.synthesis_types import KeyPoseRequest
     from speech2video.motion.words import Word
     from speech2video_api.v1 import key_pose_pb2, key_pose_pb2_grpc
 

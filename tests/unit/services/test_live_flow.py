@@ -9,7 +9,6 @@ import grpc
 import numpy as np
 import pytest
 
-from services.convert import KeyPoseRequest, Lineage
 from services.errors import RpcError
 from services.live_flow import (
     SEGMENT_S,
@@ -19,6 +18,7 @@ from services.live_flow import (
     segment_cut,
     synthesize_live,
 )
+from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video.body.motion_file import Motion
 from speech2video.errors import InputError
 from speech2video.motion.keypose_dictionary import KeyPoseDictionary, KeyPoseEntry

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from services import limits
-from services.convert import KeyPoseRequest, Lineage
-from services.pipeline_runner import (
+from services.synthesis_flow import (
     SynthesisInput,
     VideoSummary,
     synthesize_motion,
     synthesize_video,
     wav_bytes,
 )
+from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video import synthesis
 from speech2video.audio.io import Audio
 from speech2video.body.motion_file import Motion

@@ -7,7 +7,7 @@ import pytest
 
 from services.convert import motion_from_pb, motion_to_pb, pcm_grid, pcm_to_pb
 from services.limits import Bounds, pcm_audio, request_audio
-from services.pipeline_runner import wav_bytes
+from services.synthesis_flow import wav_bytes
 from speech2video.audio.io import Audio, decode
 from speech2video.body.motion_file import Motion
 from speech2video.errors import InputError

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from services.convert import KeyPoseRequest, Lineage, pcm_grid
+from services.convert import pcm_grid
 from services.limits import Bounds, decode_audio
+from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video import synthesis
 from speech2video.audio.io import Audio, decode
 from speech2video.body.motion_file import Motion
