@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from services.pcm import pcm16_bytes, pcm16_samples
 from services.synthesis_types import KeyPoseRequest, Lineage
 from speech2video.audio.io import Audio
 from speech2video.body import pose_layout as pl
@@ -17,8 +18,6 @@ from speech2video.motion.words import Word
 from speech2video.render.mp4_stream import Mp4Piece
 from speech2video_api.v1 import common_pb2 as common
 
-#: 16-bit PCM full scale: a decoder's float sample is ``int16 / PCM_SCALE``.
-PCM_SCALE = 32768.0
 #: Largest magnitude of a pose value (axis-angle radians, PCA and expression coefficients).
 MAX_POSE_VALUE = 1000.0
 _INTERPOLATION = {
@@ -187,13 +186,11 @@ def piece_from_pb(chunk: common.VideoChunk) -> Mp4Piece:
 def pcm_to_pb(audio: Audio) -> common.PcmAudio:
     """16 kHz mono :class:`Audio` → 16-bit PCM (lossless for samples on the 16-bit grid, see
     :func:`pcm_grid`)."""
-    scaled = np.clip(np.rint(np.asarray(audio.samples, np.float64) * PCM_SCALE), -32768, 32767)
-    return common.PcmAudio(data=scaled.astype("<i2").tobytes(), sample_rate=audio.rate)
+    return common.PcmAudio(data=pcm16_bytes(audio.samples), sample_rate=audio.rate)
 
 
 def pcm_grid(audio: Audio) -> Audio:
     """``audio`` with its samples rounded to the 16-bit grid (what a stage receives as PCM), so
     that a flow in this process hears exactly what the stages hear over gRPC; a 16-bit source
     is unchanged (the decoder's float samples are ``int16 / 32768``)."""
-    scaled = np.clip(np.rint(np.asarray(audio.samples, np.float64) * PCM_SCALE), -32768, 32767)
-    return Audio((scaled / PCM_SCALE).astype(np.float32), audio.rate)
+    return Audio(pcm16_samples(pcm16_bytes(audio.samples)), audio.rate)

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from services.pcm import pcm16_samples
 from speech2video.audio.io import SAMPLE_RATE, Audio, decode
 from speech2video.errors import InputError
 
@@ -59,8 +58,7 @@ def pcm_audio(pcm: Any, bounds: Bounds, field: str = "pcm") -> Audio:
         raise InputError(f"{field}: {seconds:.1f} s long; the limit is {bounds.max_seconds:g} s")
     if not pcm.data:
         raise InputError(f"{field}.data is empty")
-    samples = np.frombuffer(pcm.data, dtype="<i2").astype(np.float32) / 32768.0
-    return Audio(samples, SAMPLE_RATE)
+    return Audio(pcm16_samples(pcm.data), SAMPLE_RATE)
 
 
 def request_audio(encoded: bytes, pcm: Any | None, bounds: Bounds, field: str = "audio") -> Audio:

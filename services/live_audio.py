@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from services.limits import MAX_AUDIO_BYTES
+from services.pcm import pcm16_samples
 from speech2video.audio.features import SAMPLE_RATE
 from speech2video.audio.io import AudioError, decode
 from speech2video.errors import InputError
@@ -113,7 +114,7 @@ class LiveAudioInput:
             data = self._carry + data
             even = len(data) - len(data) % 2
             self._carry = data[even:]
-            raw = np.frombuffer(data[:even], "<i2").astype(np.float32) / 32768.0
+            raw = pcm16_samples(data[:even])
             if (self._resampler._total + len(raw)) / self._rate > self.max_seconds:
                 raise InputError(
                     f"audio: the stream is longer than the limit, {self.max_seconds:g} s"

@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 RATE = 16_000
 
 
@@ -84,7 +82,9 @@ class LiveTimings:
 
 def pcm_of(audio: Any) -> bytes:
     """An ``Audio`` (16 kHz) → 16-bit little-endian PCM bytes."""
-    return (np.clip(audio.samples, -1, 1) * 32767).astype("<i2").tobytes()
+    from services.pcm import pcm16_bytes
+
+    return pcm16_bytes(audio.samples)
 
 
 async def run_local(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from services.live_audio import LiveAudioInput
+from services.pcm import pcm16_bytes
 from speech2video.audio.features import SAMPLE_RATE
 
 
@@ -118,7 +119,7 @@ class FrameAudio:
         piece = self._buf[max(a - self._start, 0) : max(b - self._start, 0)]
         drop = max(b - self._start, 0)
         self._buf, self._start = self._buf[drop:], self._start + drop
-        return np.clip(np.round(piece * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        return pcm16_bytes(piece)
 
 
 def raw_frame(frame: np.ndarray, index: int, fps: float, audio: FrameAudio) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 from services.convert import lineage_to_pb, motion_to_pb
 from services.limits import Bounds, check_fps, check_number
 from services.multiplexing import request_models
+from services.pcm import pcm16_samples
 from speech2video import synthesis
 from speech2video.audio.features import SAMPLE_RATE
 from speech2video.errors import InputError
@@ -29,7 +30,7 @@ MAX_GAIN = 1e4
 
 def pcm_samples(data: bytes) -> np.ndarray:
     """16-bit little-endian PCM (an even number of bytes) → (n,) float32 in [-1, 1)."""
-    return np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+    return pcm16_samples(data)
 
 
 async def pose_replies(

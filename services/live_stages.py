@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from services.convert import lineage_from_pb, motion_from_pb
+from services.pcm import pcm16_bytes
 from services.stage_client import GrpcStages, _stage_error
 from services.synthesis_flow import LocalStages
 from services.synthesis_types import Lineage
@@ -50,11 +51,6 @@ class LiveStages(Protocol):
     def render_stream(
         self, speaker: str, parts: AsyncIterator[Motion], audio: bytes
     ) -> AsyncIterator[tuple[Mp4Piece, Lineage | None]]: ...
-
-
-def pcm_bytes(samples: np.ndarray) -> bytes:
-    """(n,) float32 in [-1, 1] → 16-bit little-endian PCM."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 class GrpcLiveStages:
@@ -98,7 +94,7 @@ class GrpcLiveStages:
         async def requests() -> AsyncIterator[Any]:
             first = True
             async for block in samples:
-                request = audio_to_pose_pb2.PredictPosesStreamRequest(pcm=pcm_bytes(block))
+                request = audio_to_pose_pb2.PredictPosesStreamRequest(pcm=pcm16_bytes(block))
                 if first:
                     request.gain, first = gain, False
                 yield request
