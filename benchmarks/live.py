@@ -1,8 +1,9 @@
 """Live benchmark: ``python -m benchmarks.live [--seconds 60] [--long-seconds 300] [--size 256]``.
 
 The live flow (``SynthesizeLive``'s, services/live_flow.py) in this process on a generated
-``demo``-sized model set (untrained weights: compute and transport cost, not quality), speech
-from the project's own TTS sent as 16 kHz PCM in 100 ms chunks at real time. Prints: the first
+model set with the ``--preset`` renderer (default ``lite``, the demo speaker's; untrained
+weights: compute and transport cost, not quality), speech from the project's own TTS sent as
+16 kHz PCM in 100 ms chunks at real time. Prints: the first
 piece's latency after the first audio chunk (warm), the real-time factor of a sustained stream
 (video seconds rendered per wall second, and how far the video fell behind), the delay from a
 frame's audio being sent to its frame arriving (p50/p95), frames dropped or duplicated, key poses
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--fps", type=float, default=15.0, help="the speaker's (the demo's 15)")
     p.add_argument("--frames", type=int, default=8, help="frames per engine-fps round")
+    p.add_argument("--preset", default="lite", help="renderer preset (the demo speaker's: lite)")
     args = p.parse_args(argv)
 
     import torch
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["S2V_HOME"] = str(root / "home")
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-        stages = _stages(root, "demo", args.size, "demo", args.fps)
+        stages = _stages(root, "demo", args.size, args.preset, args.fps)
         lenient = LiveLimits(max_seconds=3600, max_buffered_s=3600)
         rows: list[tuple[str, str]] = []
         _say("warming the models")
@@ -178,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         ("load average (1 min) at the start / the end", f"{load0:.1f} / {os.getloadavg()[0]:.1f}")
     )
     print_table(
-        f"Live synthesis ({os.cpu_count()} CPUs, {args.size}² demo preset, {args.fps:g} fps)",
+        f"Live synthesis ({os.cpu_count()} CPUs, {args.size}² {args.preset} renderer, "
+        f"{args.fps:g} fps)",
         ("measure", "value"),
         rows,
     )

@@ -18,7 +18,8 @@ previous skeletons and frames do not exist: they are zeros (black), in training 
 so the network learns to hallucinate the whole frame there.
 
 The network is a U-Net: a full-resolution stem, ``depth`` stride-2 convolutions, residual blocks
-at the bottleneck, nearest-upsampling decoder with additive skips, and three 3×3 heads.
+at the bottleneck, nearest-upsampling decoder with additive skips (each level's 3×3 convolution
+after the upsampling, or before it with ``config.decoder = "conv_resize"``), and three 3×3 heads.
 """
 
 from __future__ import annotations
@@ -64,14 +65,23 @@ class _Down(nn.Sequential):
 
 
 class _Up(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
+    """One decoder level: (B, cin, h, w) and a skip (B, cout, 2h, 2w) → (B, cout, 2h, 2w).
+
+    ``conv_first``: convolve at (h, w), then upsample (``conv_resize``, 4× cheaper); otherwise
+    upsample, then convolve at (2h, 2w) (``resize_conv``).
+    """
+
+    def __init__(self, cin: int, cout: int, conv_first: bool = False) -> None:
         super().__init__()
+        self.conv_first = conv_first
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.conv = _conv(cin, cout)
         self.norm = nn.InstanceNorm2d(cout, affine=True)
         self.act = nn.ReLU(True)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        if self.conv_first:
+            return self.act(self.up(self.norm(self.conv(x))) + skip)
         return self.act(self.norm(self.conv(self.up(x))) + skip)
 
 
@@ -103,8 +113,9 @@ class Vid2VidGenerator(nn.Module):
         self.stem = nn.Sequential(_conv(3 * (k + 1) + 3 * k + plate, channels[0]), nn.ReLU(True))
         self.downs = nn.ModuleList(_Down(channels[i], channels[i + 1]) for i in range(config.depth))
         self.blocks = nn.Sequential(*(_ResBlock(channels[-1]) for _ in range(config.res_blocks)))
+        conv_first = config.decoder == "conv_resize"
         self.ups = nn.ModuleList(
-            _Up(channels[i + 1], channels[i]) for i in reversed(range(config.depth))
+            _Up(channels[i + 1], channels[i], conv_first) for i in reversed(range(config.depth))
         )
         self.image_head = _conv(channels[0], 3)
         self.flow_head = _conv(channels[0], 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -152,4 +154,46 @@ def test_frames_padded_to_a_multiple_get_the_plate_padded_not_stretched() -> Non
     torch.testing.assert_close(frame[0, :, :14, :14], plate, atol=1e-5, rtol=0)
     assert torch.allclose(
         frame[:, :, 14:, :], torch.full_like(frame[:, :, 14:, :], -1.0), atol=1e-5
+    )
+
+
+def _flops(gen: Vid2VidGenerator, size: int = 32) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    skel, prev = inputs(b=1, size=size)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        gen(skel, prev)
+    return counter.get_total_flops()
+
+
+def test_conv_resize_decoder_is_cheaper_same_shapes_and_learns_the_skeleton() -> None:
+    torch.manual_seed(0)
+    light = Vid2VidGenerator(replace(CFG, decoder="conv_resize"))
+    heavy = Vid2VidGenerator(CFG)
+    skel, prev = inputs(b=1, size=32)
+    out = light(skel, prev)
+    assert out.frame.shape == (1, 3, 32, 32)
+    assert _flops(light) < 0.8 * _flops(heavy)
+    # the same parameters (only where each decoder convolves differs), and the output
+    # still depends on the current skeleton
+    assert sum(p.numel() for p in light.parameters()) == sum(p.numel() for p in heavy.parameters())
+    skel2 = skel.clone()
+    skel2[:, -1] = -skel2[:, -1]
+    assert not torch.allclose(light(skel2, prev).hallucinated, out.hallucinated)
+
+
+def test_unknown_decoder_is_input_error_and_old_configs_keep_theirs() -> None:
+    from speech2video.render.renderer_config import RendererConfig, preset
+
+    with pytest.raises(InputError, match=r"generator\.decoder"):
+        GeneratorConfig(decoder="deconv").validate()
+    old = RendererConfig.from_dict({"preset": "demo", "generator": {"width": 16}})
+    assert old.generator.decoder == "resize_conv"  # checkpoints from before the option
+    lite = preset("lite")
+    assert (
+        lite.generator.decoder == "conv_resize"
+        and lite.discriminator == preset("demo").discriminator
+    )
+    assert _flops(Vid2VidGenerator(lite.generator), 64) < 0.4 * _flops(
+        Vid2VidGenerator(preset("demo").generator), 64
     )
