@@ -23,6 +23,8 @@ MAX_WORDS = 2_000
 MAX_WORD_CHARS = 64
 MAX_TEXT_CHARS = 4_000
 MAX_OPTION_WORDS = 100
+#: Words of a transcription request's ``align_if_heard`` (a speaker's key words).
+MAX_ALIGN_WORDS = 4096
 MAX_CHUNK_FRAMES = 250
 MAX_LANGUAGE_CHARS = 16
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ from services.pcm import pcm16_bytes
 from services.stage_client import GrpcStages, _stage_error
 from services.synthesis_flow import LocalStages
 from services.synthesis_types import Lineage
+from speech2video.audio.io import Audio
 from speech2video.body.motion_file import Motion
 from speech2video.model_set import KEY_POSE_DICTIONARY
 from speech2video.motion.keypose_dictionary import KeyPoseDictionary
@@ -37,7 +38,12 @@ CHUNK_FRAMES = 5
 class LiveStages(Protocol):
     """What :func:`services.live_flow.synthesize_live` calls, in core types."""
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]: ...
+    async def transcribe(
+        self, audio: Audio, language: str, align_if_heard: Collection[str] | None = None
+    ) -> list[Word]:
+        """The words of a segment; retimed by alignment only when one of ``align_if_heard`` is
+        heard (None: always)."""
+        ...
 
     async def key_pose_dictionary(self, speaker: str) -> tuple[KeyPoseDictionary, Lineage]: ...
 
@@ -64,8 +70,10 @@ class GrpcLiveStages:
         self.dictionaries = dictionaries
         self.alias = alias
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]:
-        return await self.stages.transcribe(audio, language)
+    async def transcribe(
+        self, audio: Audio, language: str, align_if_heard: Collection[str] | None = None
+    ) -> list[Word]:
+        return await self.stages.transcribe(audio, language, align_if_heard)
 
     async def key_pose_dictionary(self, speaker: str) -> tuple[KeyPoseDictionary, Lineage]:
         from services.speaker_models import SpeakerModels
@@ -157,8 +165,10 @@ class LocalLiveStages:
     def __init__(self, local: LocalStages | None = None) -> None:
         self.local = local or LocalStages()
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]:
-        return await self.local.transcribe(audio, language)
+    async def transcribe(
+        self, audio: Audio, language: str, align_if_heard: Collection[str] | None = None
+    ) -> list[Word]:
+        return await self.local.transcribe(audio, language, align_if_heard)
 
     async def key_pose_dictionary(self, speaker: str) -> tuple[KeyPoseDictionary, Lineage]:
         models = await self.local._snapshot(speaker, KEY_POSE_DICTIONARY)

@@ -11,7 +11,7 @@ import asyncio
 import copy
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 import grpc
@@ -145,9 +145,21 @@ class GrpcStages:
                 await asyncio.sleep(RETRY_DELAY_S * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def transcribe(self, audio: Audio | bytes, language: str) -> list[Word]:
+    async def transcribe(
+        self, audio: Audio | bytes, language: str, align_if_heard: Collection[str] | None = None
+    ) -> list[Word]:
+        """Words heard; ``align_if_heard``: retime them only when one of these is heard (None:
+        always; empty: never, the recogniser's times)."""
         stub = transcription_pb2_grpc.TranscriptionStub(self._ch())
-        request = transcription_pb2.TranscribeRequest(**_speech(audio), language=language)
+        timing: dict[str, Any] = {}
+        if align_if_heard is not None:
+            timing = {"word_timing": transcription_pb2.WORD_TIMING_RECOGNISER}
+            if align_if_heard:
+                timing = {
+                    "word_timing": transcription_pb2.WORD_TIMING_ALIGNED_IF_HEARD,
+                    "align_if_heard": sorted(align_if_heard),
+                }
+        request = transcription_pb2.TranscribeRequest(**_speech(audio), language=language, **timing)
         reply = await self._unary(
             "transcription",
             lambda: stub.Transcribe(

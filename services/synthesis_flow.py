@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -294,10 +294,13 @@ class LocalStages:
             )
         return self._models[key].snapshot()
 
-    async def transcribe(self, audio: Speech, language: str) -> list[Word]:
+    async def transcribe(
+        self, audio: Speech, language: str, align_if_heard: Collection[str] | None = None
+    ) -> list[Word]:
         from speech2video.audio.transcriber import transcribe
 
-        result = await asyncio.to_thread(transcribe, audio, language=language or None)
+        refine = {} if align_if_heard is None else {"refine_if_heard": align_if_heard}
+        result = await asyncio.to_thread(transcribe, audio, language=language or None, **refine)
         return list(result.words)
 
     async def predict_poses(self, speaker: str, audio: Speech) -> tuple[Motion, Lineage]:

@@ -14,10 +14,20 @@ from ray.serve import Application
 from services.auth import stage_tokens
 from services.convert import words_to_pb
 from services.errors import RpcError, unary_rpc
-from services.limits import Bounds, check_language, check_text, decode_audio, request_audio
+from services.limits import (
+    MAX_ALIGN_WORDS,
+    MAX_WORD_CHARS,
+    Bounds,
+    check_count,
+    check_language,
+    check_text,
+    decode_audio,
+    request_audio,
+)
 from services.observability import observed_rpc
 from services.routing import AppMethods
 from services.transcription.workers import WorkerLostError, WorkerPool
+from speech2video.errors import InputError
 from speech2video_api.v1 import transcription_pb2 as pb
 
 
@@ -74,6 +84,7 @@ class Transcription(AppMethods):
         bounds = Bounds(self.args.max_audio_seconds)
         check_text(request.known_text, "known_text")
         check_language(request.language)
+        refine = _word_timing(request)
         if request.HasField("pcm"):
             audio = request_audio(request.audio, request.pcm, bounds)
         else:
@@ -110,6 +121,7 @@ class Transcription(AppMethods):
                 engine=self.args.stt_engine,
                 language=language,
                 should_stop=gone.is_set,
+                **refine,
             )
         finally:
             gone.set()  # a worker still decoding is killed
@@ -119,6 +131,23 @@ class Transcription(AppMethods):
             words=words_to_pb(result.words),
             duration_s=audio.duration,
         )
+
+
+def _word_timing(request: pb.TranscribeRequest) -> dict[str, Any]:
+    """``transcribe``'s refinement arguments for the request's ``word_timing`` (validated)."""
+    timing = request.word_timing
+    if timing not in pb.WordTiming.values():
+        raise InputError(f"word_timing {timing} is not a WordTiming value")
+    if timing != pb.WORD_TIMING_ALIGNED_IF_HEARD and request.align_if_heard:
+        raise InputError("align_if_heard is only read with WORD_TIMING_ALIGNED_IF_HEARD")
+    check_count(len(request.align_if_heard), "align_if_heard", MAX_ALIGN_WORDS)
+    for word in request.align_if_heard:
+        check_text(word, "align_if_heard", MAX_WORD_CHARS)
+    if timing == pb.WORD_TIMING_RECOGNISER:
+        return {"refine_times": False}
+    if timing == pb.WORD_TIMING_ALIGNED_IF_HEARD:
+        return {"refine_if_heard": list(request.align_if_heard)}
+    return {}
 
 
 def build_app(args: Args | dict[str, Any]) -> Application:

@@ -16,13 +16,13 @@ import importlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from speech2video.audio.io import DEFAULT_MAX_SECONDS, Audio, decode
 from speech2video.errors import InputError, NotFoundError, S2VError
-from speech2video.motion.words import Word
+from speech2video.motion.words import Word, normalize_word
 
 DEFAULT_ENGINE = "whisper"
 #: Asked between units of work; True stops the transcription.
@@ -135,6 +135,12 @@ def get_transcriber(engine: str | None = None, model_dir: str | Path | None = No
         return _INSTANCES[key]
 
 
+def heard_any(words: Collection[Word], wanted: Collection[str]) -> bool:
+    """Whether one of ``words`` is one of ``wanted`` (both compared by :func:`normalize_word`)."""
+    keys = {normalize_word(w) for w in wanted}
+    return any(normalize_word(w.word) in keys for w in words)
+
+
 def transcribe(
     source: str | Path | bytes | Audio,
     *,
@@ -143,6 +149,7 @@ def transcribe(
     language: str | None = None,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     refine_times: bool = True,
+    refine_if_heard: Collection[str] | None = None,
     should_stop: StopCheck | None = None,
 ) -> Transcript:
     """Decode ``source`` (a path, encoded bytes, or :class:`Audio`) and transcribe it.
@@ -150,6 +157,10 @@ def transcribe(
     refine_times: retime English words by forced alignment of the recognised text
     (:func:`speech2video.audio.alignment.refine_word_times`): onsets within a few tens of ms
     instead of the recogniser's ~100 ms. Other languages keep the recogniser's times.
+    refine_if_heard: with ``refine_times``, retime only when one of these words was recognised
+    (compared by :func:`normalize_word`; e.g. a speaker's key words, whose onsets place key
+    poses): the alignment is a quarter of a live stream's CPU, and speech without such a word
+    keeps the recogniser's times. None: always.
     should_stop: asked between units of work (see :meth:`Transcriber.transcribe`); the call
     then raises :class:`TranscriptionCancelledError` within one segment's decoding.
     """
@@ -162,6 +173,8 @@ def transcribe(
     else:
         transcript = engine_.transcribe(audio, language=language, should_stop=should_stop)
     if not refine_times or transcript.language != "en" or not transcript.words:
+        return transcript
+    if refine_if_heard is not None and not heard_any(transcript.words, refine_if_heard):
         return transcript
     check_stop(should_stop)
     from speech2video.audio.alignment import refine_word_times

@@ -26,17 +26,19 @@ _sym_db = _symbol_database.Default()
 from speech2video_api.v1 import common_pb2 as speech2video_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/transcription.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"p\n\x11TranscribeRequest\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x12\n\nknown_text\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12&\n\x03pcm\x18\x04 \x01(\x0b\x32\x19.speech2video.v1.PcmAudio\"p\n\x12TranscribeResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12$\n\x05words\x18\x03 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x12\n\nduration_s\x18\x04 \x01(\x01\x32\x66\n\rTranscription\x12U\n\nTranscribe\x12\".speech2video.v1.TranscribeRequest\x1a#.speech2video.v1.TranscribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#speech2video/v1/transcription.proto\x12\x0fspeech2video.v1\x1a\x1cspeech2video/v1/common.proto\"\xba\x01\n\x11TranscribeRequest\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x12\n\nknown_text\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12&\n\x03pcm\x18\x04 \x01(\x0b\x32\x19.speech2video.v1.PcmAudio\x12\x30\n\x0bword_timing\x18\x05 \x01(\x0e\x32\x1b.speech2video.v1.WordTiming\x12\x16\n\x0e\x61lign_if_heard\x18\x06 \x03(\t\"p\n\x12TranscribeResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12$\n\x05words\x18\x03 \x03(\x0b\x32\x15.speech2video.v1.Word\x12\x12\n\nduration_s\x18\x04 \x01(\x01*c\n\nWordTiming\x12\x17\n\x13WORD_TIMING_ALIGNED\x10\x00\x12\x1a\n\x16WORD_TIMING_RECOGNISER\x10\x01\x12 \n\x1cWORD_TIMING_ALIGNED_IF_HEARD\x10\x02\x32\x66\n\rTranscription\x12U\n\nTranscribe\x12\".speech2video.v1.TranscribeRequest\x1a#.speech2video.v1.TranscribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'speech2video_api.v1.transcription_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSCRIBEREQUEST']._serialized_start=86
-  _globals['_TRANSCRIBEREQUEST']._serialized_end=198
-  _globals['_TRANSCRIBERESPONSE']._serialized_start=200
-  _globals['_TRANSCRIBERESPONSE']._serialized_end=312
-  _globals['_TRANSCRIPTION']._serialized_start=314
-  _globals['_TRANSCRIPTION']._serialized_end=416
+  _globals['_WORDTIMING']._serialized_start=389
+  _globals['_WORDTIMING']._serialized_end=488
+  _globals['_TRANSCRIBEREQUEST']._serialized_start=87
+  _globals['_TRANSCRIBEREQUEST']._serialized_end=273
+  _globals['_TRANSCRIBERESPONSE']._serialized_start=275
+  _globals['_TRANSCRIBERESPONSE']._serialized_end=387
+  _globals['_TRANSCRIPTION']._serialized_start=490
+  _globals['_TRANSCRIPTION']._serialized_end=592
 # @@protoc_insertion_point(module_scope)

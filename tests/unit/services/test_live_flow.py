@@ -19,6 +19,7 @@ from services.live_flow import (
     synthesize_live,
 )
 from services.synthesis_types import KeyPoseRequest, Lineage
+from speech2video.audio.io import Audio
 from speech2video.body.motion_file import Motion
 from speech2video.errors import InputError
 from speech2video.motion.keypose_dictionary import KeyPoseDictionary, KeyPoseEntry
@@ -36,11 +37,15 @@ class FakeStages:
     def __init__(self, render_s: float = 0.0, transcribe_s: float = 0.0) -> None:
         self.render_s, self.transcribe_s = render_s, transcribe_s
         self.segments: list[float] = []
+        self.align_if_heard: list[frozenset[str] | None] = []
         self.parts: list[int] = []
 
-    async def transcribe(self, audio: bytes, language: str) -> list[Word]:
-        seconds = (len(audio) - 44) / 2 / RATE
+    async def transcribe(
+        self, audio: Audio, language: str, align_if_heard: frozenset[str] | None = None
+    ) -> list[Word]:
+        seconds = audio.duration
         self.segments.append(seconds)
+        self.align_if_heard.append(align_if_heard)
         await asyncio.sleep(self.transcribe_s)
         return [Word("huge", 0.5, 0.8)] if seconds > 0.8 else []
 
@@ -98,8 +103,17 @@ async def _chunks(pcm: bytes, step_s: float, pace: float, idle_after: int | None
 DEFAULT_LIMITS = LiveLimits()
 
 
-def _run(stages, pcm, limits=DEFAULT_LIMITS, pace=0.0, step_s=0.1, wait_s=0.0, idle_after=None):
-    request = LiveRequest("alice", 1, RATE, KeyPoseRequest(seed=0), key_pose_wait_s=wait_s)
+def _run(
+    stages,
+    pcm,
+    limits=DEFAULT_LIMITS,
+    pace=0.0,
+    step_s=0.1,
+    wait_s=0.0,
+    idle_after=None,
+    key_poses=KeyPoseRequest(seed=0),  # noqa: B008 - frozen
+):
+    request = LiveRequest("alice", 1, RATE, key_poses, key_pose_wait_s=wait_s)
 
     async def go() -> list:
         chunks = _chunks(pcm, step_s, pace, idle_after)
@@ -158,3 +172,15 @@ def test_no_audio_and_a_bad_wait_are_invalid() -> None:
         _run(FakeStages(), b"")
     with pytest.raises(InputError, match="key_pose_wait_s"):
         _run(FakeStages(), _pcm(1.0), wait_s=float("nan"))
+
+
+def test_segments_ask_for_aligned_times_only_where_a_key_word_may_be_heard() -> None:
+    stages = FakeStages()
+    _run(stages, _pcm(4.0), pace=8.0)
+    assert stages.align_if_heard and set(stages.align_if_heard) == {frozenset({"huge"})}
+    stages = FakeStages()
+    _run(stages, _pcm(4.0), pace=8.0, key_poses=KeyPoseRequest(seed=0, forbid=("Huge",)))
+    assert set(stages.align_if_heard) == {frozenset()}  # its only key word is forbidden
+    stages = FakeStages()
+    _run(stages, _pcm(4.0), pace=8.0, key_poses=KeyPoseRequest(disabled=True))
+    assert set(stages.align_if_heard) == {frozenset()}  # no key poses: recogniser's times

@@ -54,6 +54,20 @@ def test_transcribe_refines_english_word_times_by_default(spoken_sentence) -> No
     assert np.median(e_fine) < np.median(e_coarse)
 
 
+def test_refinement_only_when_a_wanted_word_is_heard(spoken_sentence) -> None:
+    coarse = transcribe(spoken_sentence.audio, refine_times=False)
+    fine = transcribe(spoken_sentence.audio)
+    heard = coarse.words[len(coarse.words) // 2].word
+    assert fine.words != coarse.words  # refinement moves some onsets on this sentence
+    # a wanted word (any case or punctuation) is heard: the words are retimed as always
+    wanted = transcribe(spoken_sentence.audio, refine_if_heard=[heard.upper() + "!"])
+    assert wanted.words == fine.words
+    # none is: the recogniser's own times, no alignment
+    unheard = transcribe(spoken_sentence.audio, refine_if_heard=["zebra", "quixotic"])
+    assert unheard.words == coarse.words
+    assert transcribe(spoken_sentence.audio, refine_if_heard=[]).words == coarse.words
+
+
 @pytest.mark.slow
 def test_real_speech_onsets_within_30_ms_after_refinement(shared_data: Path) -> None:
     wav = shared_data / "speech" / "BEAT2_2_scott_0_2_2.wav"
