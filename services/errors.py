@@ -74,7 +74,18 @@ def status_of(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str
         )
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
+    if _cancelled(exc):
+        return grpc.StatusCode.CANCELLED, "cancelled"
     return grpc.StatusCode.INTERNAL, "internal error; the server log has the details"
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Ray's word that the call's own caller went (a cancelled request or task), which reaches a
+    streaming method as an exception: a cancel, not an internal error to log with a traceback."""
+    from ray.exceptions import TaskCancelledError
+    from ray.serve.exceptions import RequestCancelledError
+
+    return isinstance(exc, TaskCancelledError | RequestCancelledError)
 
 
 def _report(context: Any, exc: BaseException, name: str) -> str:
