@@ -38,7 +38,7 @@ from speech2video.body.motion_file import Motion
 from speech2video.errors import InputError
 from speech2video.motion.keypose_insertion import InsertionLogEntry
 from speech2video.motion.live_keyposes import LiveKeyPoses
-from speech2video.motion.words import Word, normalize_word
+from speech2video.motion.words import Word
 from speech2video.render.mp4_stream import Mp4Piece
 
 #: A recognition segment ends at the quietest 100 ms between these seconds after its start.
@@ -256,12 +256,10 @@ class _LiveRun:
         """The words whose hearing makes a segment's word times worth aligning: the key words
         that may put a key pose on a frame (none when key poses are off). Other segments keep
         the recogniser's times (~100 ms), sparing the alignment (a quarter of the CPU)."""
-        o = self.request.key_poses
-        if o.disabled:
+        if self.request.key_poses.disabled:
             return frozenset()
         dictionary, _ = await self.stages.key_pose_dictionary(self.request.speaker)
-        forbid = {normalize_word(w) for w in o.forbid}
-        return frozenset(dictionary.entries) - forbid
+        return self.request.key_poses.words_to_align(dictionary.entries)
 
     async def _recognise(self) -> None:
         align_if_heard = await self._align_if_heard()

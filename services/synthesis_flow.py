@@ -41,6 +41,9 @@ class SynthesisInput:
     text: str = ""
     language: str = "en"
     key_poses: KeyPoseRequest = field(default_factory=KeyPoseRequest)
+    #: Words whose hearing makes a transcription align its word times (the speaker's key words
+    #: under ``key_poses``: :meth:`KeyPoseRequest.words_to_align`); None: always aligned.
+    align_if_heard: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,12 @@ Speech = Audio | bytes
 class Stages(Protocol):
     """The four stages, in core types."""
 
-    async def transcribe(self, audio: Speech, language: str) -> list[Word]: ...
+    async def transcribe(
+        self, audio: Speech, language: str, align_if_heard: Collection[str] | None = None
+    ) -> list[Word]:
+        """The words heard; retimed by alignment only when one of ``align_if_heard`` is heard
+        (None: always)."""
+        ...
 
     async def predict_poses(self, speaker: str, audio: Speech) -> tuple[Motion, Lineage]: ...
 
@@ -160,7 +168,7 @@ async def _prepare(request: SynthesisInput, max_audio_seconds: float) -> _Prepar
 
 
 async def _words_in_parts(
-    stages: Stages, job: _Prepared, language: str
+    stages: Stages, job: _Prepared, language: str, align_if_heard: frozenset[str] | None = None
 ) -> AsyncIterator[tuple[list[Word], float | None]]:
     """The words heard so far and the time before which they are complete (None: all words).
 
@@ -175,12 +183,12 @@ async def _words_in_parts(
     audio = job.decoded
     cut = head_cut(audio.samples, audio.rate, *HEAD_CUT_S)
     if cut is None:
-        yield await stages.transcribe(audio, language), None
+        yield await stages.transcribe(audio, language, align_if_heard), None
         return
-    head = await stages.transcribe(Audio(audio.samples[:cut], audio.rate), language)
+    head = await stages.transcribe(Audio(audio.samples[:cut], audio.rate), language, align_if_heard)
     at = cut / audio.rate
     yield head, at
-    tail = await stages.transcribe(Audio(audio.samples[cut:], audio.rate), language)
+    tail = await stages.transcribe(Audio(audio.samples[cut:], audio.rate), language, align_if_heard)
     yield [*head, *(replace(w, start=w.start + at, end=w.end + at) for w in tail)], None
 
 
@@ -193,7 +201,7 @@ async def _motion(
     """Poses ∥ words, then key poses; with ``on_final``, each block of frames goes there as
     soon as no later word can change it: the opening as soon as the poses are there, the rest
     with key poses inserted for the words heard so far."""
-    parts = _words_in_parts(stages, job, request.language)
+    parts = _words_in_parts(stages, job, request.language, request.align_if_heard)
     sent = 0
 
     async def poses() -> tuple[Motion, Lineage]:

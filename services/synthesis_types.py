@@ -4,7 +4,10 @@ Shared by the flow, the stage client and the protobuf conversions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from speech2video.motion.words import normalize_word
 
 
 @dataclass(frozen=True)
@@ -32,3 +35,11 @@ class KeyPoseRequest:
     seed: int | None = None
     disabled: bool = False
     interpolation: str = "linear"
+
+    def words_to_align(self, key_words: Iterable[str]) -> frozenset[str]:
+        """Of a speaker's (normalized) ``key_words``, those that may put a key pose on a frame
+        under these options: hearing one makes a transcription align its word times (onsets
+        place key poses); none when key poses are off."""
+        if self.disabled:
+            return frozenset()
+        return frozenset(key_words) - {normalize_word(w) for w in self.forbid}

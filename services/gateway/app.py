@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ from services.synthesis_flow import (
     synthesize_motion,
     synthesize_video,
 )
+from speech2video.errors import NotFoundError
 from speech2video_api.v1 import gateway_pb2 as pb
-from speech2video_mlops.registry import check_speaker
+from speech2video_mlops.registry import RegistryUnavailableError, check_speaker
 
 
 class Args(BaseModel):
@@ -119,6 +121,7 @@ class Speech2Video(AppMethods):
     ) -> AsyncIterator[pb.SynthesizeResponse]:
         job = _input(request)
         stages = self.stages.with_versions(await self.versions.resolve(job.speaker))
+        job = await self._with_align_words(job)
         index = 0
         async for item in synthesize_video(stages, job, self.args.max_audio_seconds):
             if isinstance(item, VideoSummary):
@@ -134,6 +137,7 @@ class Speech2Video(AppMethods):
     ) -> pb.SynthesizeMotionResponse:
         job = _input(request)
         stages = self.stages.with_versions(await self.versions.resolve(job.speaker))
+        job = await self._with_align_words(job)
         result = await synthesize_motion(stages, job, self.args.max_audio_seconds)
         reply = pb.SynthesizeMotionResponse(
             poses=motion_to_pb(result.motion, raw=False),  # the product API: values
@@ -159,6 +163,25 @@ class Speech2Video(AppMethods):
 
         async for reply in serve_live(self, request_stream, _request_id(grpc_context)):
             yield reply
+
+    async def _with_align_words(self, job: SynthesisInput) -> SynthesisInput:
+        """``job`` with the words whose hearing makes a transcription align its word times:
+        the speaker's key words (the dictionary a few KB, kept like SynthesizeLive's), so speech
+        without one keeps the recogniser's times and spares the alignment. Text input is
+        aligned to its own words and needs none. Without the dictionary (registry away, no such
+        speaker: the stages answer for that) every word is aligned, as before."""
+        if job.text:
+            return job
+        if job.key_poses.disabled:
+            return replace(job, align_if_heard=frozenset())
+        from services.live_stages import GrpcLiveStages
+
+        live = GrpcLiveStages(self.stages, self._live_dictionaries, self.args.model_alias)
+        try:
+            dictionary, _ = await live.key_pose_dictionary(job.speaker)
+        except (RegistryUnavailableError, NotFoundError):
+            return job
+        return replace(job, align_if_heard=job.key_poses.words_to_align(dictionary.entries))
 
     async def _rest_joints(self, speaker: str) -> Any:
         """(55, 3) rest joints of the speaker's body model (BVH offsets), alias-tracked."""

@@ -50,14 +50,18 @@ class FakeStages:
 
     def __init__(self, tail_blocks: asyncio.Event | None = None) -> None:
         self.heard: list[Audio | bytes] = []
+        self.align_if_heard: list[frozenset[str] | None] = []
         self.posed: list[Audio | bytes] = []
         self.rendered: list[Audio | bytes] = []
         self.parts: list[np.ndarray] = []
         self.tail_blocks = tail_blocks
         self.cancelled: list[str] = []
 
-    async def transcribe(self, audio: Audio | bytes, language: str) -> list[Word]:
+    async def transcribe(
+        self, audio: Audio | bytes, language: str, align_if_heard: frozenset[str] | None = None
+    ) -> list[Word]:
         self.heard.append(audio)
+        self.align_if_heard.append(align_if_heard)
         if self.tail_blocks is not None and len(self.heard) == 2:
             try:
                 await self.tail_blocks.wait()
@@ -104,9 +108,11 @@ class FakeStages:
         yield Mp4Piece(b"", first, 0, True), Lineage()
 
 
-def _run_video(stages: FakeStages, audio: bytes) -> list:
+def _run_video(
+    stages: FakeStages, audio: bytes, align_if_heard: frozenset[str] | None = None
+) -> list:
     async def go() -> list:
-        request = SynthesisInput("alice", audio=audio)
+        request = SynthesisInput("alice", audio=audio, align_if_heard=align_if_heard)
         return [m async for m in synthesize_video(stages, request, 60.0)]
 
     return asyncio.run(go())
@@ -135,6 +141,15 @@ def test_speech_is_heard_head_first_and_the_tail_words_are_shifted_by_the_cut() 
     words = summary.result.words
     assert [w.word for w in words] == ["piece1", "piece2"]
     assert words[1].start == pytest.approx(head.duration + 0.1)
+
+
+def test_every_piece_is_heard_with_the_requests_words_to_align() -> None:
+    stages = FakeStages()
+    _run_video(stages, _speech(5.0, pause_at=1.6), frozenset({"huge"}))
+    assert stages.align_if_heard == [frozenset({"huge"})] * 2  # head and tail
+    stages = FakeStages()
+    _run_video(stages, _speech(5.0, pause_at=1.6))
+    assert stages.align_if_heard == [None, None]  # not asked: always aligned
 
 
 def test_frames_reach_the_renderer_once_in_order_opening_first() -> None:

@@ -44,3 +44,12 @@ def test_bad_timing_fields_are_input_errors_naming_them(
 ) -> None:
     with pytest.raises(InputError, match=needle):
         _word_timing(request_)
+
+
+def test_words_to_align_are_the_key_words_the_options_leave() -> None:
+    from services.synthesis_types import KeyPoseRequest
+
+    keys = {"huge", "wave", "no"}
+    assert KeyPoseRequest().words_to_align(keys) == frozenset(keys)
+    assert KeyPoseRequest(forbid=("Wave!",)).words_to_align(keys) == {"huge", "no"}
+    assert KeyPoseRequest(disabled=True).words_to_align(keys) == frozenset()
