@@ -3,7 +3,8 @@
 The speaker folder is made here: four short recordings of speech-like audio with AMASS/BEAT2
 SMPL-X motion capture whose jaw follows the audio's loudness. The motion part runs for real
 (ingest → keypoints (none) → fit (mocap conversion) → features → training → dictionary →
-evaluate → register) and the model set lands in the MLflow registry, without a renderer. A
+evaluate → register) and the model set lands in the MLflow registry, without a renderer; with
+no keywords.csv, the key-pose dictionary comes from the transcripts' words and the capture. A
 recording whose capture does not last as long as its audio fails the ingest stage, naming it.
 """
 
@@ -59,6 +60,8 @@ def make_mocap_speaker(root: Path, seconds: float = 5.0, count: int = 4) -> None
         phase = rng.uniform(0, 6, 63)
         poses[:, 3:66] = 0.1 * np.sin(time[:, None] * rng.uniform(0.5, 2, 63) + phase)
         poses[:, 66] = 0.02 + 0.1 * env  # jaw opens with the loudness
+        # the right arm swings out on "me" (1.5 s): a key gesture for the dictionary to find
+        poses[:, 3 * 17 + 2] += 1.2 * np.sin(np.pi * np.clip((time - 1.5) / 0.5, 0, 1))
         for hand, start in enumerate((75, 120)):
             poses[:, start : start + 45] = rng.normal(size=(t, 2)) @ mixing[hand]
         expressions = 0.3 * np.sin(time[:, None] * rng.uniform(0.5, 3, 100))
@@ -102,6 +105,8 @@ def _repo(root: Path) -> dict[str, str]:
 def test_mocap_speaker_enrols_end_to_end_into_the_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import yaml
+
     root = tmp_path / "repo"
     root.mkdir()
     env = _repo(root)
@@ -123,6 +128,14 @@ def test_mocap_speaker_enrols_end_to_end_into_the_registry(
     report_md = (root / "reports/evaluation/report.md").read_text()
     assert "motion capture" in report_md
     assert (root / "reports/evaluation/jaw_trajectory.png").is_file()
+    # no keywords.csv: the key words come from the transcripts and the capture's gestures
+    key_words = json.loads((root / "metrics/key_words.json").read_text())
+    assert key_words["from_keywords_csv"] == []
+    chosen = {c["word"]: c for c in key_words["from_transcripts"]["chosen"]}
+    assert list(chosen) == ["me"] and chosen["me"]["kind"] == "motion"
+    assert chosen["me"]["recording"] in key_words["from_transcripts"]["recordings"]
+    dictionary = yaml.safe_load((root / "models/key_pose_dictionary/dictionary.yaml").read_text())
+    assert list(dictionary["entries"]) == ["me"]
 
     monkeypatch.setenv("S2V_HOME", str(root / ".s2v"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

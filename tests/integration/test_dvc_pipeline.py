@@ -65,6 +65,13 @@ def test_every_stage_output_exists(pipeline_repo: tuple[Path, dict[str, str]]) -
         assert (root / path).exists(), path
     metrics = json.loads((root / "metrics" / "evaluation.json").read_text())
     assert metrics, "evaluation wrote no metrics"
+    # the posed keywords.csv words, plus any the transcripts add; csv words are never re-chosen
+    key_words = json.loads((root / "metrics" / "key_words.json").read_text())
+    posed = {row["word"] for row in key_words["from_keywords_csv"]}
+    mined = {c["word"] for c in key_words["from_transcripts"]["chosen"]}
+    assert posed and not posed & mined
+    summary = json.loads((root / "metrics" / "build_key_pose_dictionary.json").read_text())
+    assert summary["entries"] == len(posed | mined)
 
 
 def test_model_set_is_registered_with_production_alias(
