@@ -318,10 +318,11 @@ def run_pipeline(
 
 
 def summary(workspace: str | Path) -> dict[str, Any]:
-    """The evaluation figures and registration outcome the pipeline wrote."""
+    """The evaluation figures, the key words chosen and the registration outcome the pipeline
+    wrote (``metrics/{evaluation,key_words,registered}.json``)."""
     root = Path(workspace)
     out: dict[str, Any] = {}
-    for name in ("evaluation", "registered"):
+    for name in ("evaluation", "key_words", "registered"):
         path = root / "metrics" / f"{name}.json"
         if path.is_file():
             out[name] = json.loads(path.read_text())

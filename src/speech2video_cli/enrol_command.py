@@ -136,6 +136,8 @@ def _print_summary(speaker: str, found: dict) -> None:
             values = [metrics.get(f"pose_mae_{part}{s}") for s in ("", "_mean_pose", "_shuffled")]
             shown = " | ".join("-" if v is None else f"{float(v):.4g}" for v in values)
             print(f"    {part:<32} {shown}")
+    for line in key_word_lines(found.get("key_words")):
+        print(line)
     registered = found.get("registered") or {}
     if registered.get("promoted"):
         print(
@@ -149,3 +151,32 @@ def _print_summary(speaker: str, found: dict) -> None:
         f"[enrol] next: s2v models list {speaker}; s2v models promote {speaker} --alias production"
     )
     sys.stdout.flush()
+
+
+def key_word_lines(report: dict | None, limit: int = 12) -> list[str]:
+    """The key-pose dictionary's words from ``metrics/key_words.json``: keywords.csv's, then
+    those found in the transcripts with their span and gesture score."""
+    if not report:
+        return []
+    manual = [row["word"] for row in report.get("from_keywords_csv") or []]
+    mined = (report.get("from_transcripts") or {}).get("chosen") or []
+    if not manual and not mined:
+        return [
+            "[enrol] key poses: none (no key word with a clear gesture; see metrics/key_words.json,"
+            " or name spans in the speaker folder's keywords.csv)"
+        ]
+    lines = [f"[enrol] key poses for {len(manual) + len(mined)} key word(s):"]
+    if manual:
+        lines.append(f"    from keywords.csv: {', '.join(manual)}")
+    for c in mined[:limit]:
+        lines.append(
+            f"    {c['word']:<14} {c['recording']} {c['start']:.2f}-{c['end']:.2f} s, {c['kind']},"
+            f" gesture score {c['score']:.1f} ({c['source']})"
+        )
+    if len(mined) > limit:
+        lines.append(f"    ... and {len(mined) - limit} more")
+    lines.append(
+        "    review: metrics/key_words.json; override a word with a row of the speaker folder's "
+        "keywords.csv"
+    )
+    return lines

@@ -78,6 +78,28 @@ def test_an_unusable_recording_is_named_and_nothing_is_created(
     assert "pan.mp4: " in capsys.readouterr().out
 
 
+def test_the_summary_names_the_key_words(tmp_path: Path) -> None:
+    from speech2video_cli.enrol_command import key_word_lines
+
+    report = {
+        "from_keywords_csv": [{"word": "wave", "recording": "r2", "start": 1, "end": 2}],
+        "from_transcripts": {
+            "chosen": [
+                {"word": "huge", "recording": "r1", "start": 1.7, "end": 2.6, "kind": "motion",
+                 "score": 4.21, "source": "vocabulary", "occurrences": 2},
+            ]
+        },
+    }  # fmt: skip
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "key_words.json").write_text(json.dumps(report))
+    found = enrolment.summary(tmp_path)
+    text = "\n".join(key_word_lines(found["key_words"]))
+    assert "2 key word(s)" in text and "from keywords.csv: wave" in text
+    assert re.search(r"huge +r1 1\.70-2\.60 s, motion, gesture score 4\.2", text), text
+    assert "none" in key_word_lines({"from_keywords_csv": [], "from_transcripts": {}})[0]
+    assert key_word_lines(None) == []
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_enrol_the_real_host_clip_end_to_end(
@@ -100,6 +122,11 @@ def test_enrol_the_real_host_clip_end_to_end(
     out = capsys.readouterr().out
     assert re.search(r"stage 1/(\d+): ingest.*stage \1/\1: register", out, flags=re.S), out
     assert "s2v models promote oliver" in out
+    assert "[enrol] key poses" in out  # the key words found in the transcript (or none)
+    key_words = json.loads((ws / "metrics/key_words.json").read_text())
+    mined = key_words["from_transcripts"]
+    assert "show_half_oliver_p02" not in mined["recordings"]  # held out: never learnt from
+    assert all(c["recording"] in mined["recordings"] for c in mined["chosen"])
     params = yaml.safe_load((ws / "params.yaml").read_text())
     assert params["split"]["holdout"] == ["show_half_oliver_p02"]  # [2.5, 4.5) s
     pieces = sorted(p.name for p in (ws / "data/raw/oliver/recordings").iterdir())
