@@ -4,6 +4,10 @@ Used by ``s2v synthesize --live`` and ``python -m benchmarks.live``, against a g
 (``SynthesizeLive`` over gRPC) or the same flow in this process
 (:class:`services.live_stages.LocalLiveStages`). A frame's delay is the time from sending the
 chunk that completed its audio (the frame's time) to the arrival of the piece carrying it.
+
+:class:`LiveSession` is the protocol for callers whose audio comes as it is made (the Pipecat
+avatar, :mod:`services.pipecat_avatar`): PCM at the producer's rate sent chunk by chunk, replies
+read as they arrive, the call ended or cancelled from outside.
 """
 
 from __future__ import annotations
@@ -116,6 +120,101 @@ async def run_local(
     return out
 
 
+def caller_metadata(token: str | None) -> list[tuple[str, str]]:
+    """Metadata of a gateway call: the route, and the caller's bearer token when given."""
+    meta = [("application", "gateway")]
+    if token:
+        meta.append(("authorization", f"Bearer {token}"))
+    return meta
+
+
+def pcm_config(
+    speaker: str,
+    sample_rate: int = RATE,
+    *,
+    raw_frames: bool = False,
+    key_pose_wait_s: float = 0.0,
+    key_poses: Any = None,
+    language: str = "",
+) -> Any:
+    """A ``LiveConfig`` for 16-bit mono PCM at ``sample_rate``; ``key_poses`` a
+    :class:`services.synthesis_types.KeyPoseRequest` (None: the server's defaults)."""
+    from speech2video_api.v1 import live_pb2
+
+    fmt = live_pb2.LiveAudioFormat(encoding=live_pb2.LiveAudioFormat.ENCODING_PCM_S16LE)
+    fmt.sample_rate = int(sample_rate)
+    config = live_pb2.LiveConfig(
+        speaker_id=speaker,
+        audio_format=fmt,
+        raw_frames=raw_frames,
+        key_pose_wait_s=key_pose_wait_s,
+        language=language,
+    )
+    if key_poses is not None:
+        from services.convert import key_pose_options_to_pb
+
+        config.key_poses.CopyFrom(key_pose_options_to_pb(key_poses))
+    return config
+
+
+#: Largest audio message sent (the gateway refuses messages over 1 MiB).
+MAX_CHUNK_BYTES = 256 * 1024
+
+
+class LiveSession:
+    """One ``SynthesizeLive`` call whose audio is sent as it is produced.
+
+    ``stub``: a ``Speech2VideoStub`` on a ``grpc.aio`` channel; ``config``: the first message's
+    ``LiveConfig`` (see :func:`pcm_config`). :meth:`send` queues PCM bytes (cut into messages of
+    at most :data:`MAX_CHUNK_BYTES`), :meth:`finish` ends the request stream (the server then
+    renders the rest and sends the summary), :meth:`cancel` ends the call at once. Iterate
+    :meth:`replies` for the ``SynthesizeLiveResponse`` messages; a failed call raises
+    ``grpc.aio.AioRpcError`` there.
+    """
+
+    def __init__(
+        self, stub: Any, config: Any, *, token: str | None = None, timeout: float | None = None
+    ) -> None:
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._config = config
+        self._finished = False
+        self.sent_bytes = 0
+        self._call = stub.SynthesizeLive(
+            self._requests(), metadata=caller_metadata(token), timeout=timeout
+        )
+
+    async def _requests(self) -> AsyncIterator[Any]:
+        from speech2video_api.v1 import live_pb2
+
+        yield live_pb2.SynthesizeLiveRequest(config=self._config)
+        while (chunk := await self._queue.get()) is not None:
+            yield live_pb2.SynthesizeLiveRequest(audio=chunk)
+
+    def send(self, pcm: bytes) -> None:
+        """Queue ``pcm`` (16-bit little-endian mono at the config's rate) for sending."""
+        if self._finished:
+            raise RuntimeError("LiveSession.send after finish()")
+        for i in range(0, len(pcm), MAX_CHUNK_BYTES):
+            self._queue.put_nowait(bytes(pcm[i : i + MAX_CHUNK_BYTES]))
+        self.sent_bytes += len(pcm)
+
+    def finish(self) -> None:
+        """No more audio: the request stream ends after what is queued (idempotent)."""
+        if not self._finished:
+            self._finished = True
+            self._queue.put_nowait(None)
+
+    def cancel(self) -> None:
+        """End the call now (idempotent); :meth:`replies` then raises CANCELLED."""
+        self._finished = True
+        self._call.cancel()
+
+    async def replies(self) -> AsyncIterator[Any]:
+        """The server's messages as they arrive."""
+        async for reply in self._call:
+            yield reply
+
+
 async def run_remote(
     target: str,
     speaker: str,
@@ -130,20 +229,14 @@ async def run_remote(
 
     from speech2video_api.v1 import gateway_pb2_grpc, live_pb2
 
-    fmt = live_pb2.LiveAudioFormat(encoding=live_pb2.LiveAudioFormat.ENCODING_PCM_S16LE)
-    fmt.sample_rate = RATE
-    config = live_pb2.LiveConfig(
-        speaker_id=speaker, audio_format=fmt, key_pose_wait_s=key_pose_wait_s
-    )
+    config = pcm_config(speaker, RATE, key_pose_wait_s=key_pose_wait_s)
 
     async def requests() -> AsyncIterator[live_pb2.SynthesizeLiveRequest]:
         yield live_pb2.SynthesizeLiveRequest(config=config)
         async for chunk in audio.chunks():
             yield live_pb2.SynthesizeLiveRequest(audio=chunk)
 
-    meta = [("application", "gateway")]
-    if token:
-        meta.append(("authorization", f"Bearer {token}"))
+    meta = caller_metadata(token)
     out = LiveTimings()
     async with grpc.aio.insecure_channel(target) as channel:
         stub = gateway_pb2_grpc.Speech2VideoStub(channel)
