@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from speech2video.audio.features import SAMPLE_RATE
 
 
 class _Pipe:
-    """A read-only file of bytes written from elsewhere: ``read`` blocks until bytes or EOF."""
+    """A read-only file of bytes written from elsewhere: ``read`` blocks until some bytes or EOF."""
 
     def __init__(self) -> None:
         self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -35,16 +36,34 @@ class _Pipe:
         self._chunks.put(None)
 
     def read(self, n: int = -1) -> bytes:
-        while not self._eof and (n < 0 or len(self._buf) < n):
+        """Up to ``n`` bytes (all, to EOF, when ``n`` < 0), as a socket reads: waiting only while
+        none have come, so the demuxer gets a piece's last packet without the next piece."""
+        while not self._eof and (n < 0 or not self._buf):
             item = self._chunks.get()
             if item is None:
                 self._eof = True
             else:
                 self._buf += item
+            while n >= 0 and not self._eof:  # whatever else is already here
+                try:
+                    more = self._chunks.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._eof = True
+                else:
+                    self._buf += more
         if n < 0:
             n = len(self._buf)
         out, self._buf = self._buf[:n], self._buf[n:]
         return out
+
+
+#: Demuxer options of :class:`PieceDecoder`: decode from the first piece on.
+DEMUX_OPTIONS = {"probesize": "32", "analyzeduration": "0"}
+#: Longest the gateway waits for a piece's frames to be decoded before it reads on.
+PIECE_DECODE_S = 0.5
+_EMPTY = object()
 
 
 class PieceDecoder:
@@ -67,8 +86,14 @@ class PieceDecoder:
         import av
 
         try:
-            with av.open(self._pipe, mode="r", format="mp4") as container:  # type: ignore[arg-type]
-                for frame in container.decode(video=0):
+            # no probing: FFmpeg's defaults read ~5 MB / 5 s of input before the first frame
+            # (about 20 frames at 256², seconds of a live stream); the fMP4's moov says it all
+            with av.open(  # type: ignore[arg-type]
+                self._pipe, mode="r", format="mp4", options=DEMUX_OPTIONS
+            ) as container:
+                video = container.streams.video[0]
+                video.thread_type = "SLICE"  # frame threads would hold frames back
+                for frame in container.decode(video):
                     self._frames.put(frame.to_ndarray(format="rgb24"))
         except Exception as exc:
             self._frames.put(exc)
@@ -88,6 +113,31 @@ class PieceDecoder:
             if isinstance(item, BaseException):
                 raise item
             yield item
+
+    async def frames_of(self, count: int, timeout_s: float = PIECE_DECODE_S) -> list[np.ndarray]:
+        """Up to ``count`` frames: those ready, then waiting (at most ``timeout_s`` in all) for
+        the decoding thread to give the rest of a piece just fed."""
+        out = list(self.ready())
+        deadline = time.monotonic() + timeout_s
+        while len(out) < count and not self._done and (left := deadline - time.monotonic()) > 0:
+            item = await asyncio.to_thread(self._get, min(left, 0.05))
+            if item is _EMPTY:
+                continue
+            if item is None:
+                self._done = True
+            elif isinstance(item, BaseException):
+                self._done = True
+                raise item
+            else:
+                out.append(item)  # type: ignore[arg-type]
+                out.extend(self.ready())
+        return out
+
+    def _get(self, timeout_s: float) -> object:
+        try:
+            return self._frames.get(timeout=timeout_s)
+        except queue.Empty:
+            return _EMPTY
 
     async def rest(self) -> list[np.ndarray]:
         """After the last piece: every frame still to come."""

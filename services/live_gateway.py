@@ -100,7 +100,7 @@ async def live_replies(
     tap = FrameAudio(request.encoding, request.sample_rate, limits.max_seconds)
     decoder = PieceDecoder() if request.raw_frames else None
     audio = _audio(requests, tap if decoder else None)
-    index, frames = 0, 0
+    index, frames, fed = 0, 0, 0
     try:
         async for item in synthesize_live(stages, request, audio, limits):
             if isinstance(item, LiveSummary):
@@ -115,9 +115,10 @@ async def live_replies(
                 chunk=piece_to_pb(item.piece, index), fps=item.fps
             )
             index += 1
-            if decoder is not None:
+            if decoder is not None:  # this piece's frames follow it (decoded: ~ms each)
                 decoder.feed(item.piece.data)
-                for frame in list(decoder.ready()):
+                fed += item.piece.num_frames
+                for frame in await decoder.frames_of(fed - frames):
                     raw = raw_frame(frame, frames, item.fps, tap)
                     yield live_pb2.SynthesizeLiveResponse(frame=raw, fps=item.fps)
                     frames += 1
