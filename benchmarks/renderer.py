@@ -3,8 +3,8 @@
 Prints a table: generator parameters, GFLOPs per frame (``FlopCounterMode``), and streaming
 frames per second (one stream, frames generated in order with carried state) on CPU per engine
 (torch, and ONNX Runtime when installed, with the PSNR between the two engines' frames) for the
-demo config at 256² and 512² and the production config at 256². With CUDA it adds bf16 and
-``torch.compile`` fps at 512², the first frame of a stream, and a training step time.
+demo config at 256² and 512² and the lite and production configs at 256². With CUDA it adds
+bf16 and ``torch.compile`` fps at 512², the first frame of a stream, and a training step time.
 Timings: best of ``--repeats`` runs, the engines measured in turn (the machine may be shared).
 """
 
@@ -111,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows: list[tuple[str, str, str, str]] = []
-    for name in ("demo", "production"):
+    for name in ("demo", "lite", "production"):
         gen = Vid2VidGenerator(preset(name).generator).eval()
         params = sum(p.numel() for p in gen.parameters()) / 1e6
         rows.append((name, "params", "-", f"{params:.2f} M"))
         for size in (256, 512):
             rows.append((name, "GFLOPs/frame", f"{size}²", f"{gflops_per_frame(gen, size):.2f}"))
-        sizes = (256,) if name == "production" or args.skip_512 else (256, 512)
+        sizes = (256,) if name != "demo" or args.skip_512 else (256, 512)
         for size in sizes:
             measured = engines_fps(gen, size, args.frames, args.repeats)
             for engine, fps in measured.items():
