@@ -726,3 +726,24 @@ def test_key_poses_take_the_motion_once_and_answer_with_edits(cluster: Cluster) 
     assert by_digest.edits and not by_digest.HasField("poses")
     assert by_digest.ByteSize() < full.ByteSize() / 2
     assert unknown[0] == grpc.StatusCode.FAILED_PRECONDITION and "send the poses" in unknown[1]
+
+
+# ----------------------------------------------------------------------------- Pipecat (#14)
+# Real Pipecat pipelines on this stack (tests/integration/serving/pipecat_e2e.py); each skips
+# where pipecat is not installed.
+
+
+def test_pipecat_avatar_pipeline_is_in_sync(cluster: Cluster, tmp_path: Path) -> None:
+    pytest.importorskip("pipecat")
+    from tests.integration.serving import pipecat_e2e
+
+    figures = pipecat_e2e.speaks_in_sync(cluster.target, TOKEN, tmp_path)
+    print(f"pipecat avatar (CPU, this machine's load): {figures}")
+
+
+def test_pipecat_avatar_interruption_and_unknown_speaker(cluster: Cluster, tmp_path: Path) -> None:
+    pytest.importorskip("pipecat")
+    from tests.integration.serving import pipecat_e2e
+
+    pipecat_e2e.interruption_cancels_cleanly(cluster.target, TOKEN, tmp_path)
+    pipecat_e2e.unknown_speaker_is_an_error_frame(cluster.target, TOKEN, tmp_path)

@@ -17,7 +17,7 @@ import yaml
 from speech2video_cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[3]
-DOCS = ("README.md", "docs/operations.md", "docs/backend-integration.md")
+DOCS = ("README.md", "docs/operations.md", "docs/backend-integration.md", "docs/pipecat.md")
 
 
 def _commands(doc: str) -> list[str]:
