@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import sys
 import time
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key-pose-wait", type=float, default=0.0, help="seconds (0: server's)")
     p.add_argument("--verbose", action="store_true", help="pipecat's own debug log")
     args = p.parse_args(argv)
+    if importlib.util.find_spec("pipecat") is None:
+        print("pipecat is not installed: run `make setup` (see docs/pipecat.md)", file=sys.stderr)
+        return 2
     if not args.verbose:
         from loguru import logger
 
