@@ -1,7 +1,7 @@
 """Live benchmark: ``python -m benchmarks.live [--seconds 60] [--long-seconds 300] [--size 256]``.
 
 The live flow (``SynthesizeLive``'s, services/live_flow.py) in this process on a generated
-model set with the ``--preset`` renderer (default ``lite``, the demo speaker's; untrained
+model set with the ``--preset`` renderer (default ``demo``, the demo speaker's; untrained
 weights: compute and transport cost, not quality), speech from the project's own TTS sent as
 16 kHz PCM in 100 ms chunks at real time. Prints: the first
 piece's latency after the first audio chunk (warm), the real-time factor of a sustained stream
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--fps", type=float, default=15.0, help="the speaker's (the demo's 15)")
     p.add_argument("--frames", type=int, default=8, help="frames per engine-fps round")
-    p.add_argument("--preset", default="lite", help="renderer preset (the demo speaker's: lite)")
+    p.add_argument("--preset", default="demo", help="renderer preset (the demo speaker's: demo)")
     args = p.parse_args(argv)
 
     import torch

@@ -6,7 +6,10 @@ Four presets (:data:`PRESETS`):
 - ``demo``: the default; sized for ≥ 8 frames/s at 256² on 2 CPU cores.
 - ``lite``: the demo's discriminators and losses with a generator of a third of its FLOPs
   (1.30 vs 3.87 GFLOPs a 256² frame: one residual block, channels capped at 64, the decoder's
-  convolutions at the lower resolution): a 15 fps speaker renders in real time on 2 CPU cores.
+  convolutions at the lower resolution), about 2× the demo's CPU fps. It does not keep the
+  demo's quality at the demo's 350 training steps (demo speaker's held-out clips: PSNR 19.33
+  vs 20.10 dB, SSIM 0.754 vs 0.808, hand-crop L1 26.5 vs 20.9; docs/data-science.md), so it is
+  a choice for deployments that need the speed, not the default.
 - ``production``: a wider, deeper generator and larger discriminators, for GPUs.
 
 A config file is the JSON written by :meth:`RendererConfig.to_json`; keys left out take the
