@@ -140,7 +140,9 @@ def onset_errors(reference: Sequence[Word], hypothesis: Sequence[Word]) -> np.nd
     return np.asarray(errs, np.float64)
 
 
-def _cmu_pronunciation(word: str) -> str | None:
+def cmu_pronunciation(word: str) -> str | None:
+    """A CMU-phone pronunciation of ``word`` from espeak-ng (``"hello"`` → ``"HH AH L OW"``),
+    for words pocketsphinx's dictionary lacks; None when espeak gives no phone."""
     from speech2video.audio.tts import get_synthesizer
 
     phones: list[str] = []
@@ -228,7 +230,7 @@ def _pocketsphinx_pass(
     for i, word in enumerate(words):
         key = normalize_word(word).replace("’", "'")
         if not key or decoder.lookup_word(key) is None:
-            phones = _cmu_pronunciation(word)
+            phones = cmu_pronunciation(word)
             if phones is None:
                 keys.append(None)
                 continue
