@@ -34,6 +34,12 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
 
     params = load_params()
     p = dict(params.get(stage) or {})
+    if p.get("phones"):  # a benchmark option only (docs/data-science.md): say so, not ignore it
+        raise StageError(
+            f"params.yaml {stage}: phones {p['phones']!r}: phonetic input is measured by "
+            "benchmarks.motion_real only; the pipeline and the serving stages do not give the "
+            "audio model its words yet (remove the key)"
+        )
     split = params.get("split") or {}
     speaker = speaker_info(params["speaker_dir"])["speaker"]
     posing = {c.recording for c in keyword_clips(params["speaker_dir"])}

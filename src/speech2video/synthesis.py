@@ -59,9 +59,18 @@ def speaker_motion(poses: np.ndarray, fps: float, profile: SpeakerProfile) -> Mo
     return Motion(poses, fps, global_orient=orient, speaker=profile.speaker)
 
 
-def poses_from_audio(model: SequenceToPoseLSTM, audio: Audio, fps: float) -> np.ndarray:
-    """16 kHz mono audio → (round(duration × fps), 106) float32 poses."""
-    return model.predict(compute_features(audio.samples, audio.rate), fps)
+def poses_from_audio(
+    model: SequenceToPoseLSTM, audio: Audio, fps: float, words: Sequence[Word] | None = None
+) -> np.ndarray:
+    """16 kHz mono audio → (round(duration × fps), 106) float32 poses.
+
+    words: the speech's timed words; only a model with phonetic input (``config.phones``)
+    reads them, and it refuses to run without them (``motion.lstm.model_inputs``).
+    """
+    from speech2video.motion.lstm import model_inputs
+
+    feats = compute_features(audio.samples, audio.rate)
+    return model.predict(model_inputs(model.config, feats, audio, words), fps)
 
 
 def poses_from_words(

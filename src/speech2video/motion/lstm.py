@@ -20,6 +20,12 @@ checkpoints written before they existed), so a model trained on targets normalis
 (``training.TrainConfig.target_normalization``) still emits the 106-float contract.
 ``dropout`` acts between the LSTM layers in training only (0: the paper's model).
 
+Phonetic input (``phones``, empty: none, the paper's model): the last ``phone_dim`` input columns
+are a one-hot phone (or viseme) per step from forced alignment of the spoken words
+(``audio/phones.py``), after the 28 audio features; ``audio_to_pose_config(phones="viseme")``
+sizes ``input_dim`` for it. Whoever feeds the model builds its rows with
+:func:`model_inputs`, which needs the words when ``phones`` is set.
+
 Saved as ``config.json`` (this dataclass) and ``weights.safetensors`` (the state dict, buffers
 included): no pickled code.
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from numbers import Real
 from pathlib import Path
@@ -36,15 +43,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from speech2video.audio.io import Audio
 from speech2video.body.pose_layout import POSE_DIM
 from speech2video.errors import InputError, NotFoundError
 from speech2video.motion.normalization import MIN_STD, FeatureStats
+from speech2video.motion.words import Word
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 FORMAT = "speech2video.sequence_to_pose_lstm/1"
 #: Buffers a checkpoint may lack (written before they existed): they load as identity.
 OPTIONAL_BUFFERS = ("output_mean", "output_std")
+#: Audio feature columns (paper §3.4: 13 MFCC + log volume, and their differences).
+AUDIO_DIM = 28
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class LSTMConfig:
     delay_s: float = 0.2
     input_rate: float = 100.0
     dropout: float = 0.0
+    phones: str = ""
 
     def __post_init__(self) -> None:
         for name in ("input_dim", "hidden", "layers", "output_dim"):
@@ -70,14 +82,32 @@ class LSTMConfig:
             raise InputError(f"LSTMConfig.input_rate must be > 0 Hz; got {self.input_rate!r}")
         if not _finite(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise InputError(f"LSTMConfig.dropout must be in [0, 1); got {self.dropout!r}")
+        if self.phones and self.input_dim <= self.phone_dim:
+            raise InputError(
+                f"LSTMConfig.input_dim {self.input_dim} leaves no audio columns beside the "
+                f"{self.phone_dim} {self.phones!r} phone columns"
+            )
+
+    @property
+    def phone_dim(self) -> int:
+        """Phonetic input columns at the end of each input row (0 without ``phones``)."""
+        if not self.phones:
+            return 0
+        from speech2video.audio.phones import phone_dim
+
+        return phone_dim(self.phones)
 
     @property
     def delay_steps(self) -> int:
         """The output delay in input steps (200 ms at 100 Hz = 20)."""
         return math.floor(self.delay_s * self.input_rate + 0.5)
 
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, float | int | str]:
+        """The fields as JSON values; ``phones`` only when set (older readers do not know it)."""
+        out = asdict(self)
+        if not self.phones:
+            del out["phones"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> LSTMConfig:
@@ -91,11 +121,45 @@ class LSTMConfig:
         return cls(**data)  # type: ignore[arg-type]
 
 
-def audio_to_pose_config(**overrides: float | int) -> LSTMConfig:
-    """The paper's audio model: 28-D features at 100 Hz → 106 pose parameters."""
-    base = {"input_dim": 28, "input_rate": 100.0}
+def audio_to_pose_config(**overrides: float | int | str) -> LSTMConfig:
+    """The paper's audio model: 28-D features at 100 Hz → 106 pose parameters.
+
+    With ``phones`` (``cmu`` or ``viseme``) the input is the 28 features plus that encoding's
+    one-hot columns, unless ``input_dim`` is given.
+    """
+    base: dict[str, object] = {"input_dim": AUDIO_DIM, "input_rate": 100.0}
     base.update(overrides)
+    if base.get("phones") and "input_dim" not in overrides:
+        from speech2video.audio.phones import phone_dim
+
+        base["input_dim"] = AUDIO_DIM + phone_dim(str(base["phones"]))
     return LSTMConfig(**base)  # type: ignore[arg-type]
+
+
+def model_inputs(
+    config: LSTMConfig,
+    features: np.ndarray,
+    audio: Audio | None = None,
+    words: Sequence[Word] | None = None,
+) -> np.ndarray:
+    """A model's input rows: the audio features, with the phonetic columns when it has them.
+
+    features: (T, 28) float32 audio features (``audio.features.compute_features``)
+    audio, words: the speech and its timed words; needed only when ``config.phones`` is set
+    returns: (T, config.input_dim) float32
+    """
+    feats = np.asarray(features, np.float32)
+    if not config.phones:
+        return feats
+    if audio is None or words is None:
+        raise InputError(
+            f"this audio-to-pose model takes {config.phones!r} phonetic input: it needs the "
+            "speech's timed words (a transcript, or the recogniser's words)"
+        )
+    from speech2video.audio.phones import phone_features
+
+    phones = phone_features(audio, words, feats.shape[0], config.phones)
+    return np.concatenate([feats, phones], axis=1)
 
 
 def num_output_frames(num_steps: int, fps: float, input_rate: float) -> int:

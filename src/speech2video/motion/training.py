@@ -14,7 +14,9 @@ so validation covers the whole of it), early stopping after ``patience`` epochs 
 validation loss, a learning-rate schedule (``lr_schedule``: ``plateau`` halves it after
 ``lr_patience`` epochs without progress, ``cosine`` anneals it over ``epochs``), and
 regularisation: dropout between the LSTM layers (``LSTMConfig.dropout``), Gaussian noise of
-``feature_noise`` standard deviations on the normalised inputs, and ``weight_decay`` (AdamW).
+``feature_noise`` standard deviations on the normalised audio inputs, and ``weight_decay``
+(AdamW). A model with phonetic input (``LSTMConfig.phones``) keeps its one-hot phone columns
+unnormalised and noise-free.
 ``target_normalization: part`` measures each part's error in units of its own spread in the
 training targets (``group_scales``) and makes the model predict targets on that scale (stored in
 the model, so it still outputs raw SMPL-X parameters). ``shrink_to_mean`` then scales each part's
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 from speech2video.body.pose_layout import LOSS_GROUPS, POSE_DIM
 from speech2video.errors import InputError
@@ -251,6 +254,17 @@ def evaluate(
     return {key: value / count for key, value in totals.items()}
 
 
+def _input_stats(train: PoseSequenceDataset, phone_dim: int) -> FeatureStats:
+    """The training inputs' mean and std; one-hot phone columns (the last ``phone_dim``) are
+    left as they are (mean 0, std 1), so a rare phone is not blown up to tens of units."""
+    stats = train.stats()
+    if phone_dim == 0:
+        return stats
+    mean, std = stats.mean.copy(), stats.std.copy()
+    mean[-phone_dim:], std[-phone_dim:] = 0.0, 1.0
+    return FeatureStats(mean, std)
+
+
 def _split(dataset: PoseSequenceDataset, cfg: TrainConfig) -> DatasetSplit:
     if cfg.val_block_s is not None and cfg.val_fraction > 0:
         return dataset.split_blocks(cfg.val_fraction, cfg.val_block_s, cfg.seed)
@@ -292,7 +306,7 @@ def train_lstm(
         )
     started = time.perf_counter()
     split = _split(dataset, cfg)
-    stats = split.train.stats()
+    stats = _input_stats(split.train, model.config.phone_dim)
     model.set_normalization(stats)
     scale = None
     if cfg.target_normalization == "part":
@@ -326,8 +340,11 @@ def train_lstm(
             for _ in range(n_batches):
                 batch = _batch(items, fps, cfg, rng)
                 inputs = batch.inputs
-                if cfg.feature_noise > 0:
-                    jitter = torch.randn(inputs.shape, generator=noise) * cfg.feature_noise
+                if cfg.feature_noise > 0:  # on the audio columns, not the one-hot phones
+                    audio = inputs.shape[-1] - model.config.phone_dim
+                    jitter = torch.randn((*inputs.shape[:-1], audio), generator=noise)
+                    pad = (0, inputs.shape[-1] - audio)
+                    jitter = nn.functional.pad(jitter * cfg.feature_noise, pad)
                     inputs = inputs + jitter * model.input_std
                 pred = _gather(model(inputs).poses, batch.index)
                 terms = loss_fn(pred, batch.targets, batch.mask)

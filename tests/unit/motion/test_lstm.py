@@ -203,3 +203,51 @@ def test_output_normalisation_round_trips_and_old_checkpoints_load(tmp_path) -> 
         LSTMConfig(dropout=1.0)
     with pytest.raises(InputError, match="std finite and > 0"):
         model.set_output_normalization(mean, np.zeros(106))
+
+
+def test_phonetic_input_widens_the_model_and_round_trips(tmp_path) -> None:
+    cfg = audio_to_pose_config(hidden=8, phones="viseme")
+    assert (cfg.input_dim, cfg.phone_dim) == (28 + 15, 15)
+    assert audio_to_pose_config(phones="cmu").input_dim == 68
+    assert "phones" not in audio_to_pose_config().to_dict()  # older readers load plain models
+    model = SequenceToPoseLSTM(cfg).eval()
+    model.save(tmp_path / "m")
+    back = SequenceToPoseLSTM.load(tmp_path / "m")
+    assert back.config.phones == "viseme" and back.config.input_dim == 43
+    with pytest.raises(InputError, match="phone set"):
+        LSTMConfig(input_dim=60, phones="ipa")
+    with pytest.raises(InputError, match="no audio columns"):
+        LSTMConfig(input_dim=15, phones="viseme")
+
+
+def test_model_inputs_append_phones_and_need_words() -> None:
+    from speech2video.audio.io import Audio
+    from speech2video.motion.lstm import model_inputs
+    from speech2video.motion.words import Word
+
+    audio = Audio(np.zeros(16_000, np.float32), 16_000)
+    feats = random_features(100)
+    plain = audio_to_pose_config()
+    assert model_inputs(plain, feats) is not None and model_inputs(plain, feats).shape == (100, 28)
+    cfg = audio_to_pose_config(phones="viseme")
+    with pytest.raises(InputError, match="timed words"):
+        model_inputs(cfg, feats, audio)
+    rows = model_inputs(cfg, feats, audio, [Word("mama", 0.2, 0.6)])
+    assert rows.shape == (100, 43)
+    np.testing.assert_array_equal(rows[:, :28], feats)
+    np.testing.assert_array_equal(rows[:, 28:].sum(axis=1), np.ones(100))
+    assert rows[5, 28] == 1.0 and rows[30:50, 28].sum() < 20  # silence, then the word's visemes
+
+
+def test_serving_refuses_a_phonetic_model_without_words() -> None:
+    from speech2video.audio.io import Audio
+    from speech2video.motion.words import Word
+    from speech2video.synthesis import poses_from_audio
+
+    audio = Audio(np.zeros(8_000, np.float32), 16_000)
+    torch.manual_seed(0)
+    model = SequenceToPoseLSTM(audio_to_pose_config(hidden=8, phones="cmu")).eval()
+    with pytest.raises(InputError, match="'cmu' phonetic input"):
+        poses_from_audio(model, audio, 25.0)
+    assert poses_from_audio(model, audio, 25.0, [Word("hi", 0.1, 0.3)]).shape == (13, 106)
+    assert poses_from_audio(small_model(), audio, 25.0).shape == (13, 106)  # words not needed

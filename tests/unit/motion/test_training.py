@@ -232,3 +232,22 @@ def test_shrinkage_keeps_a_learned_part_and_stills_an_unpredictable_one() -> Non
     out = base.predict(x, 25.0)
     np.testing.assert_allclose(out[:, :63], mean[:63] + 0.5 * (raw[:, :63] - mean[:63]), atol=1e-5)
     np.testing.assert_allclose(out[:, 63:], raw[:, 63:], atol=1e-6)
+
+
+def test_phone_columns_keep_their_scale_and_get_no_noise() -> None:
+    u = jaw_follows_volume(0)
+    steps = u.features.shape[0]
+    phones = np.zeros((steps, 15), np.float32)
+    phones[np.arange(steps), (np.arange(steps) // 37) % 15] = 1.0  # a rare column each
+    data = PoseSequenceDataset([Utterance(np.concatenate([u.features, phones], 1), u.poses, 25.0)])
+    torch.manual_seed(0)
+    model = SequenceToPoseLSTM(audio_to_pose_config(hidden=8, phones="viseme"))
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    train_lstm(model, data, quick_config(epochs=1, batches_per_epoch=1, feature_noise=1.0))
+    np.testing.assert_array_equal(model.input_mean[28:].numpy(), np.zeros(15))
+    np.testing.assert_array_equal(model.input_std[28:].numpy(), np.ones(15))
+    assert float(model.input_std[13]) > 1.0  # the audio columns are normalised as before
+    noisy = seen[0]  # the training batch: noise on the audio columns only
+    assert set(torch.unique(noisy[..., 28:]).tolist()) <= {0.0, 1.0}
+    assert not set(torch.unique(noisy[..., :28]).tolist()) <= {0.0, 1.0}
