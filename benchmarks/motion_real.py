@@ -1,7 +1,7 @@
 """Audio-to-pose on real motion capture: ``python -m benchmarks.motion_real`` prints the tables.
 
 Trains the audio-to-pose LSTM on the first ``--train-s`` seconds of the shared BEAT2 recording
-(``../shared/data/motion/BEAT2_2_scott_0_1_1_first40s.{wav,npz}``: 40 s of one speaker's
+(``../shared/data/motion/BEAT2_2_scott_0_1_1_first40s.{wav,npz,TextGrid}``: 40 s of one speaker's
 conversational English with SMPL-X + FLAME capture, converted by ``body/mocap.py``, the hand PCA
 fitted on the training part only) and scores the last ``--val-s`` seconds, predicted from their
 audio alone, beside the baselines: the training mean pose held still, and the same model fed
@@ -12,10 +12,18 @@ folder; its ground-truth poses, held-out recordings by ``split_recordings``).
 
 The recipe is ``params.yaml``'s ``train_audio_to_pose`` section (what ``dvc repro`` trains), with
 ``--set key=value`` overrides (YAML values), e.g. ``--set target_normalization=none --set
-loss_weights='{}'`` for the paper's plain training. Prints the learning curve (train and
+loss_weights='{}'`` for the paper's plain training, or ``--set phones=viseme`` for phonetic input
+(``benchmarks/motion_real_data.py``: phones aligned from the transcript for training; for the
+held-out audio from the transcript or, ``--phones-from recognised``, from the words the speech
+recogniser hears, as in serving). ``--variant 'label:key=value;key=value'`` (repeatable) compares
+recipes, each over every ``--seeds`` seed: the summary table gives mean ± std over seeds, and
+the columns to choose settings by are the ``inner-val`` ones (the validation blocks inside the
+training part), never the held-out ones. A single run prints the learning curve (train and
 validation loss per epoch), the per-part errors and gains, jaw-opening correlation, beat
-consistency and diversity, and the training time on ``--threads`` torch threads; writes
-``learning_curve.png`` and ``jaw_trajectory.png`` (and the report) under ``--out``.
+consistency and diversity, and the training time on ``--threads`` torch threads. Figures under
+``--out`` (``<label>/`` per variant when there are several): ``learning_curve.png`` (every
+seed), ``jaw_trajectory.png`` (first seed). ``--mlflow [URI]`` logs each run's learning curve and
+results to the experiment ``motion_real``.
 
 Targets (issue 11): jaw and face error >= 40 % below the better baseline, jaw-opening correlation
 >= 0.5, body and hands not worse than the mean pose.
@@ -24,91 +32,19 @@ Targets (issue 11): jaw and face error >= 40 % below the better baseline, jaw-op
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 import sys
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from benchmarks.motion_real_data import PHONES_FROM, REPO, BenchmarkData, beat2_data, demo_data
 from benchmarks.table import print_table
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("S2V_SHARED_DATA", REPO.parent / "shared" / "data"))
-MOCAP = "motion/BEAT2_2_scott_0_1_1_first40s"
-OTHER_AUDIO = "speech/BEAT2_2_scott_0_2_2.wav"
 PARTS = ("jaw", "face", "body", "hands")
-
-
-def _features(path: Path) -> np.ndarray:
-    from speech2video.audio.features import compute_features
-    from speech2video.audio.io import decode
-
-    return compute_features(decode(path).samples)
-
-
-def beat2_data(train_s: float, val_s: float) -> tuple[list, list, list[np.ndarray], str]:
-    """(training utterances, held-out clips, other-audio inputs, description) of the BEAT2 file."""
-    from speech2video.body.mocap import (
-        check_audio_length,
-        fit_mocap_hand_basis,
-        load_mocap,
-        mocap_to_motion,
-    )
-    from speech2video.evaluation.motion_evaluation import HeldOutClip
-    from speech2video.motion.training import Utterance
-
-    npz, wav = SHARED / f"{MOCAP}.npz", SHARED / f"{MOCAP}.wav"
-    for path in (npz, wav, SHARED / OTHER_AUDIO):
-        if not path.is_file():
-            sys.exit(f"motion_real: {path} not found (set S2V_SHARED_DATA)")
-    feats = _features(wav)
-    rec = load_mocap(npz)
-    check_audio_length(rec, feats.shape[0] / 100.0)
-    cut = round(train_s * rec.fps)
-    end = min(rec.num_frames, cut + round(val_s * rec.fps))
-    if cut < 2 or end - cut < 2:
-        sys.exit(f"motion_real: --train-s {train_s} / --val-s {val_s} leave no frames to use")
-    basis = fit_mocap_hand_basis([dataclasses.replace(rec, poses=rec.poses[:cut])])
-    conv = mocap_to_motion(rec, basis, "scott")
-    poses, fps = conv.motion.poses, rec.fps
-    step = lambda f: round(f * 100 / fps)  # noqa: E731 - frame → feature row
-    train = [Utterance(feats[: step(cut)], poses[:cut], fps, "beat2[train]")]
-    clip = HeldOutClip("beat2[val]", {"audio": feats[step(cut) : step(end)]}, poses[cut:end], fps)
-    desc = (
-        f"BEAT2 scott 0_1_1: train 0-{cut / fps:g} s, validate {cut / fps:g}-{end / fps:g} s; "
-        f"hand PCA keeps {conv.hand_variance_kept:.1%} of finger variance, first 10 FLAME "
-        f"coefficients {conv.expression_kept:.1%} of expression-coefficient variance"
-    )
-    return train, [clip], [_features(SHARED / OTHER_AUDIO)], desc
-
-
-def demo_data(config: str) -> tuple[list, list, list[np.ndarray], str]:
-    """The synthetic demo speaker (a quick check: its mouth is a formula of its own audio)."""
-    from pipelines.recordings import keyword_clips, split_recordings
-    from speech2video.body.motion_file import load_motion
-    from speech2video.evaluation.motion_evaluation import HeldOutClip
-    from speech2video.motion.training import Utterance
-    from speech2video.synthetic.config import get_config
-    from speech2video.synthetic.demo_speaker import generate_demo_speaker
-
-    root = Path(tempfile.mkdtemp(prefix="s2v-demo-")) / "demo_speaker"
-    generate_demo_speaker(root, get_config(config), 0)
-    ids = sorted(p.stem for p in (root / "recordings").glob("*.mp4"))
-    posing = {c.recording for c in keyword_clips(root)}
-    train_ids, held = split_recordings(ids, 0.1, 0, posing)
-    data = {}
-    for rec in train_ids + held:
-        motion = load_motion(root / "ground_truth" / f"{rec}.npz")
-        data[rec] = (_features(root / "recordings" / f"{rec}.mp4"), motion.poses, motion.fps)
-    train = [Utterance(*data[r], r) for r in train_ids]
-    clips = [HeldOutClip(r, {"audio": data[r][0]}, data[r][1], data[r][2]) for r in held]
-    other = [data[r][0] for r in train_ids[:4]]
-    desc = f"synthetic demo speaker ({config}, quick check): {len(train)} train, held out {held}"
-    return train, clips, other, desc
+ARCH = ("hidden", "layers", "delay_s", "dropout", "phones")
 
 
 def recipe(overrides: list[str]) -> dict:
@@ -122,7 +58,15 @@ def recipe(overrides: list[str]) -> dict:
     return p
 
 
-def train(utterances: list, p: dict, threads: int):  # -> (model, TrainResult)
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``'label:k=v;k=v'`` → (label, ["k=v", "k=v"])."""
+    label, _, sets = text.partition(":")
+    if not label.strip():
+        sys.exit(f"motion_real: --variant {text!r} needs a label before ':'")
+    return label.strip(), [s for s in (x.strip() for x in sets.split(";")) if s]
+
+
+def train(utterances: list, p: dict, threads: int, callback=None):  # -> (model, TrainResult)
     import torch
 
     from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
@@ -130,62 +74,98 @@ def train(utterances: list, p: dict, threads: int):  # -> (model, TrainResult)
 
     torch.set_num_threads(threads)
     torch.manual_seed(int(p.get("seed", 0)))
-    arch = {k: p[k] for k in ("hidden", "layers", "delay_s", "dropout") if k in p}
-    model = SequenceToPoseLSTM(audio_to_pose_config(**arch))
+    model = SequenceToPoseLSTM(audio_to_pose_config(**{k: p[k] for k in ARCH if p.get(k)}))
     config = TrainConfig.from_params(p)
 
     def show(epoch: int, m: dict[str, float]) -> None:
         val = m.get("val_loss", float("nan"))
         print(f"epoch {epoch}: loss {m['loss']:.4g} val {val:.4g} ({m['seconds']:.1f} s)",
               file=sys.stderr, flush=True)  # fmt: skip
+        if callback is not None:
+            callback(epoch, m)
 
     result = train_lstm(model, PoseSequenceDataset(utterances), config, callback=show)
     return model, result
 
 
-def write_figures(out: Path, result, ev, fps: float) -> None:
-    from speech2video.evaluation import figures
+def inner_val_corr(model, utterances: list, p: dict) -> float:
+    """Jaw-opening correlation on the training part's own validation blocks (what picks)."""
+    from speech2video.evaluation import motion_metrics as mm
+    from speech2video.motion.training import PoseSequenceDataset, TrainConfig
 
-    out.mkdir(parents=True, exist_ok=True)
-    curve = {
-        "train loss": np.array([m["loss"] for m in result.history]),
-        "val loss": np.array([m.get("val_loss", np.nan) for m in result.history]),
-    }
-    img = figures.line_plot(curve, "learning curve (loss per epoch)", 1.0, "epoch")
-    figures.write_png(out / "learning_curve.png", img)
-    names = {"fitted": "truth", "mean_pose": "mean pose", "other_audio": "other audio"}
-    order = ("model", "fitted", "mean_pose", "other_audio")
-    series = {names.get(k, k): ev.jaw_opening[k] for k in order if k in ev.jaw_opening}
-    img = figures.line_plot(series, "jaw opening (rad), validation", 1.0 / fps, "seconds")
-    figures.write_png(out / "jaw_trajectory.png", img)
+    cfg = TrainConfig.from_params(p)
+    data = PoseSequenceDataset(utterances)
+    if cfg.val_block_s is not None and cfg.val_fraction > 0:
+        val = data.split_blocks(cfg.val_fraction, cfg.val_block_s, cfg.seed).val
+    else:
+        val = data.split(cfg.val_fraction, cfg.seed).val
+    if val is None:
+        return float("nan")
+    pred, true = [], []
+    for u in val.utterances:
+        n = u.usable_frames(val.input_rate)
+        pred.append(mm.jaw_opening(model.predict(u.features, u.fps)[:n]))
+        true.append(mm.jaw_opening(u.poses[:n]))
+    return mm.correlation(np.concatenate(pred), np.concatenate(true))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speaker", choices=("beat2", "demo"), default="beat2")
-    parser.add_argument("--demo-config", default="demo", help="demo speaker preset (tiny|demo)")
-    parser.add_argument("--train-s", type=float, default=30.0)
-    parser.add_argument("--val-s", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the figures")
-    args = parser.parse_args()
+@dataclass
+class Run:
+    label: str
+    seed: int
+    result: object
+    ev: object
+    seconds: float
+    inner_corr: float
+
+    def row(self) -> dict[str, float]:
+        m = self.ev.metrics
+        out = {f"{part} gain": m[f"pose_mae_{part}_gain"] for part in PARTS}
+        for part in ("body", "hands"):
+            k = f"pose_mae_{part}"
+            out[f"{part} vs mean pose"] = 1.0 - m[k] / m[f"{k}_mean_pose"]
+        out["jaw corr"] = m["jaw_opening_corr"]
+        out["jaw corr other audio"] = m.get("jaw_opening_corr_other_audio", float("nan"))
+        out["inner-val jaw corr"] = self.inner_corr
+        out["inner-val loss"] = float(self.result.best_loss)
+        out["epochs"] = float(len(self.result.history))
+        out["seconds"] = self.seconds
+        return out
+
+
+def run_one(label: str, data: BenchmarkData, p: dict, threads: int, mlflow: str | None) -> Run:
+    """Train, score on the held-out clips; with ``mlflow`` (a URI, "" the default store) log it."""
+    import contextlib
 
     from speech2video.evaluation.baselines import mean_pose
     from speech2video.evaluation.motion_evaluation import evaluate_motion
 
-    if args.speaker == "beat2":
-        utterances, clips, other, desc = beat2_data(args.train_s, args.val_s)
-    else:
-        utterances, clips, other, desc = demo_data(args.demo_config)
-    p = recipe(args.set)
-    start = time.perf_counter()
-    model, result = train(utterances, p, args.threads)
-    seconds = time.perf_counter() - start
-    base = mean_pose([u.poses for u in utterances])
-    ev = evaluate_motion(clips, model, None, None, base, "audio", 0, 0.1, "", other)
-    m = ev.metrics
-    print(f"\n{desc}\nrecipe: {p}")
+    with contextlib.ExitStack() as stack:
+        tracking = None
+        if mlflow is not None:
+            from speech2video_mlops.registry import ModelRegistry
+            from speech2video_mlops.tracking import TrainingRun
+
+            registry = ModelRegistry(mlflow or None)
+            tags = {"variant": label, "benchmark": "motion_real"}
+            run_ctx = TrainingRun("motion_real", "benchmark", p, registry=registry, tags=tags)
+            tracking = stack.enter_context(run_ctx)
+        start = time.perf_counter()
+        model, result = train(data.train, p, threads, tracking.log_epoch if tracking else None)
+        seconds = time.perf_counter() - start
+        base = mean_pose([u.poses for u in data.train])
+        ev = evaluate_motion(data.clips, model, None, None, base, "audio", 0, 0.1, "", data.other)
+        inner = inner_val_corr(model, data.train, p)
+        run = Run(label, int(p.get("seed", 0)), result, ev, seconds, inner)
+        if tracking is not None:
+            summary = {k.replace(" ", "_"): v for k, v in run.row().items()}
+            tracking.log_metrics({**{f"heldout_{k}": v for k, v in ev.metrics.items()}, **summary})
+    return run
+
+
+def print_single(run: Run, threads: int) -> None:
+    """The detailed tables of one run."""
+    m, result = run.ev.metrics, run.result
     print_table(
         "Learning curve (loss in the training's units; val = held-out blocks of the training part)",
         ("epoch", "train loss", "val loss", "val mouth", "lr"),
@@ -219,15 +199,108 @@ def main() -> None:
     )  # fmt: skip
     print_table(
         "Training",
-        ("threads", "epochs run", "best epoch", "seconds"),
-        [(args.threads, len(result.history), result.best_epoch, round(seconds, 1))],
-    )
+        ("threads", "epochs run", "best epoch", "seconds", "inner-val jaw corr"),
+        [(threads, len(result.history), result.best_epoch, round(run.seconds, 1),
+          run.inner_corr)],
+    )  # fmt: skip
     if result.shrinkage:
         shrink = ", ".join(f"{k} {v:.3g}" for k, v in result.shrinkage.items())
         print(f"\nshrinkage toward the mean pose (1 = the model's motion kept): {shrink}")
+
+
+def _percent(key: str) -> bool:
+    return "gain" in key or "vs mean" in key
+
+
+def _cell(key: str, value: float) -> str | float:
+    return f"{value:+.1%}" if _percent(key) else value
+
+
+def print_summary(runs: list[Run], threads: int) -> None:
+    """Per-run rows, then mean ± std over seeds per variant."""
+    keys = list(runs[0].row())
+    print_table(
+        f"Every run (held-out split; gains are 1 - error / better baseline; {threads} threads)",
+        ("variant", "seed", *keys),
+        [(r.label, r.seed, *(_cell(k, r.row()[k]) for k in keys)) for r in runs],
+    )
+    labels = list(dict.fromkeys(r.label for r in runs))
+    rows = []
+    for label in labels:
+        mine = [r.row() for r in runs if r.label == label]
+        cells = []
+        for k in keys:
+            v = np.array([row[k] for row in mine], np.float64)
+            if _percent(k):
+                cells.append(f"{v.mean() * 100:+.1f} ± {v.std() * 100:.1f} %")
+            else:
+                cells.append(f"{v.mean():.3g} ± {v.std():.2g}")
+        rows.append((label, len(mine), *cells))
+    print_table("Mean ± std over seeds", ("variant", "seeds", *keys), rows)
+
+
+def write_figures(out: Path, runs: list[Run], fps: float) -> None:
+    from speech2video.evaluation import figures
+
+    out.mkdir(parents=True, exist_ok=True)
+    curve = {}
+    for r in runs:
+        curve[f"s{r.seed} train"] = np.array([m["loss"] for m in r.result.history])
+        curve[f"s{r.seed} val"] = np.array([m.get("val_loss", np.nan) for m in r.result.history])
+    img = figures.line_plot(curve, f"learning curve (loss per epoch), {runs[0].label}", 1.0,
+                            "epoch")  # fmt: skip
+    figures.write_png(out / "learning_curve.png", img)
+    ev = runs[0].ev
+    names = {"fitted": "truth", "mean_pose": "mean pose", "other_audio": "other audio"}
+    order = ("model", "fitted", "mean_pose", "other_audio")
+    series = {names.get(k, k): ev.jaw_opening[k] for k in order if k in ev.jaw_opening}
+    img = figures.line_plot(series, f"jaw opening (rad), held out, seed {runs[0].seed}",
+                            1.0 / fps, "seconds")  # fmt: skip
+    figures.write_png(out / "jaw_trajectory.png", img)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speaker", choices=("beat2", "demo"), default="beat2")
+    parser.add_argument("--demo-config", default="demo", help="demo speaker preset (tiny|demo)")
+    parser.add_argument("--train-s", type=float, default=30.0)
+    parser.add_argument("--val-s", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:K=V;K=V")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the recipe's")
+    parser.add_argument("--phones-from", choices=PHONES_FROM, default="transcript")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the figures")
+    parser.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
+                        help="log runs to MLflow (no URI: the default store)")  # fmt: skip
+    args = parser.parse_args()
+
+    variants = [parse_variant(v) for v in args.variant] or [("recipe", [])]
+    cache: dict[str, BenchmarkData] = {}
+    runs: list[Run] = []
+    for label, sets in variants:
+        base = recipe(args.set + sets)
+        phones = str(base.get("phones") or "")
+        if phones not in cache:
+            cache[phones] = (
+                beat2_data(args.train_s, args.val_s, phones, args.phones_from)
+                if args.speaker == "beat2"
+                else demo_data(args.demo_config, phones, args.phones_from)
+            )
+        data = cache[phones]
+        for seed in args.seeds if args.seeds is not None else [int(base.get("seed", 0))]:
+            p = {**base, "seed": seed}
+            print(f"\n[{label} seed {seed}] {data.description}\nrecipe: {p}", flush=True)
+            runs.append(run_one(label, data, p, args.threads, args.mlflow))
+            if len(variants) == 1 and args.seeds is None:
+                print_single(runs[-1], args.threads)
+    print_summary(runs, args.threads)
     if args.out is not None:
-        write_figures(args.out, result, ev, clips[0].fps)
-        print(f"\nfigures: {args.out}/learning_curve.png, {args.out}/jaw_trajectory.png")
+        fps = next(iter(cache.values())).clips[0].fps
+        for label in dict.fromkeys(r.label for r in runs):
+            folder = args.out / label if len(variants) > 1 else args.out
+            write_figures(folder, [r for r in runs if r.label == label], fps)
+            print(f"figures: {folder}/learning_curve.png, {folder}/jaw_trajectory.png")
 
 
 if __name__ == "__main__":
