@@ -45,7 +45,9 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _stages(root: Path, speaker: str, size: int, preset: str, fps: float) -> object:
+def _stages(
+    root: Path, speaker: str, size: int, preset: str, fps: float, stt: object = None
+) -> object:
     from services.live_stages import LocalLiveStages
     from services.synthesis_flow import LocalStages
     from speech2video_mlops.registry import ModelRegistry
@@ -54,7 +56,7 @@ def _stages(root: Path, speaker: str, size: int, preset: str, fps: float) -> obj
     register_model_set(
         ModelRegistry(), speaker, root / speaker, size=size, renderer_preset=preset, fps=fps
     )
-    return LocalLiveStages(LocalStages())
+    return LocalLiveStages(LocalStages(transcription=stt))  # type: ignore[arg-type]
 
 
 def _frames_check(timings: object, expected: int) -> tuple[int, int]:
@@ -92,6 +94,16 @@ async def _stream(
             sampler.cancel()
 
 
+def _steady(run: object) -> str:
+    """Video seconds per wall second from the first piece's arrival to the last's: a stream
+    that keeps up at 1x gives ~1.0 whatever its constant delay (the key-pose wait)."""
+    pieces = run.pieces  # type: ignore[attr-defined]
+    fps = run.summary.fps  # type: ignore[attr-defined]
+    span = pieces[-1].arrived_s - pieces[0].arrived_s
+    frames = sum(p.num_frames for p in pieces[1:])
+    return f"{frames / fps / max(span, 1e-9):.2f}"
+
+
 def _say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
@@ -105,13 +117,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=float, default=15.0, help="the speaker's (the demo's 15)")
     p.add_argument("--frames", type=int, default=8, help="frames per engine-fps round")
     p.add_argument("--preset", default="demo", help="renderer preset (the demo speaker's: demo)")
+    p.add_argument("--render-threads", type=int, default=1, help="the renderer's CPU threads")
+    p.add_argument("--stt-threads", type=int, default=1, help="the recogniser's CPU threads")
+    p.add_argument(
+        "--stt-in-process",
+        action="store_true",
+        help="recognise in a thread of this process (default: a worker process, as served)",
+    )
     args = p.parse_args(argv)
 
     import torch
 
     from services.live_flow import LiveLimits
+    from services.transcription_process import TranscriptionProcess
+    from speech2video.audio.whisper_engine import THREADS_ENV
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.render_threads)
+    os.environ[THREADS_ENV] = str(args.stt_threads)
+    stt = None if args.stt_in_process else TranscriptionProcess(args.stt_threads)
     load0 = os.getloadavg()[0]  # other work on the machine slows every figure here
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["S2V_HOME"] = str(root / "home")
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-        stages = _stages(root, "demo", args.size, args.preset, args.fps)
+        stages = _stages(root, "demo", args.size, args.preset, args.fps, stt)
         lenient = LiveLimits(max_seconds=3600, max_buffered_s=3600)
         rows: list[tuple[str, str]] = []
         _say("warming the models")
@@ -136,14 +159,18 @@ def main(argv: list[str] | None = None) -> None:
         wall = time.perf_counter() - start
         s = run.summary
         behind = run.pieces[-1].arrived_s - args.seconds
-        label = f"real-time factor, {args.seconds:g} s fed at 1x (video s / wall s)"
+        label = f"real-time factor, {args.seconds:g} s fed at 1x: video s / wall s, whole stream"
         value = f"{s.num_frames / s.fps / wall:.2f} (last piece {behind:.1f} s after the audio)"
         rows.append((label, value))
+        rows.append(("  the same after the first piece (steady state; <= 1 at 1x)", _steady(run)))
         d = np.asarray(run.frame_delays)
         p50, p95 = np.percentile(d, 50), np.percentile(d, 95)
         rows.append(
             ("delay audio sent -> its frame arrived, p50 / p95", f"{p50:.2f} / {p95:.2f} s")
         )
+        n = max(len(d) // 10, 1)
+        growth = f"{np.mean(d[:n]):.2f} -> {np.mean(d[-n:]):.2f} s (a renderer behind: grows)"
+        rows.append(("  delay over the stream, first / last tenth of its frames", growth))
         expected = round(args.seconds * args.fps)
         dropped, duplicated = _frames_check(run, expected)
         value = f"{expected} / {s.num_frames} / {dropped} / {duplicated}"
@@ -154,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(("key poses inserted / skipped as late / other outcomes", value))
 
         _say(f"{args.long_seconds:g} s at {args.long_speed:g}x, tiny renderer")
-        tiny = _stages(root, "tiny", 64, "tiny", args.fps)
+        tiny = _stages(root, "tiny", 64, "tiny", args.fps, stt)
         rss: list[float] = []
         speech = _speech(args.long_seconds)
         long_run = asyncio.run(_stream(tiny, "tiny", speech, args.long_speed, lenient, rss))
@@ -171,17 +198,25 @@ def main(argv: list[str] | None = None) -> None:
         from speech2video.render.checkpoint import load_renderer
 
         generator = load_renderer(root / "demo" / "demo" / "renderer").generator
-        for engine, value in engines_fps(generator, args.size, args.frames, 2).items():
-            if engine == "psnr":
-                rows.append((f"PSNR torch vs onnxruntime, {args.size}²", f"{value:.1f} dB"))
-            else:
-                rows.append((f"renderer {engine} fps, {args.size}²", f"{value:.1f}"))
+        for threads in sorted({1, 2, args.render_threads}):
+            torch.set_num_threads(threads)
+            for engine, value in engines_fps(generator, args.size, args.frames, 2).items():
+                if engine == "psnr":
+                    label = f"PSNR torch vs onnxruntime, {args.size}², {threads} thread(s)"
+                    rows.append((label, f"{value:.1f} dB"))
+                else:
+                    label = f"renderer {engine} fps, {args.size}², {threads} thread(s)"
+                    rows.append((label, f"{value:.1f}"))
     rows.append(
         ("load average (1 min) at the start / the end", f"{load0:.1f} / {os.getloadavg()[0]:.1f}")
     )
+    if stt is not None:
+        stt.close()
+    where = "in this process" if args.stt_in_process else "in a worker process"
     print_table(
-        f"Live synthesis ({os.cpu_count()} CPUs, {args.size}² {args.preset} renderer, "
-        f"{args.fps:g} fps)",
+        f"Live synthesis ({os.cpu_count()} CPUs, {args.size}² {args.preset} renderer on "
+        f"{args.render_threads} thread(s), {args.fps:g} fps; recogniser on {args.stt_threads} "
+        f"thread(s) {where})",
         ("measure", "value"),
         rows,
     )

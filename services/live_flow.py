@@ -9,7 +9,8 @@
 Frames wait for the words that may put a key pose on them at most ``key_pose_wait_s`` of audio
 (the deadline), and past it only while the renderer still has :data:`RENDER_QUEUE_S` of frames
 queued; key words heard later are reported ``late``. Speech is recognised in segments cut
-at the quietest 100 ms between :data:`SEGMENT_S` seconds after the previous cut. Back-pressure:
+at a quiet 100 ms 1.0-1.8 s after the previous cut, or, when the recogniser has fallen behind,
+near the end of the backlog (:func:`segment_cut`). Back-pressure:
 a stream more than ``max_buffered_s`` of audio ahead of the video rendered is ended
 RESOURCE_EXHAUSTED; one with no message for ``idle_timeout_s`` DEADLINE_EXCEEDED; a caller who
 goes cancels every stage call. Written against :class:`services.live_stages.LiveStages`.
@@ -41,8 +42,14 @@ from speech2video.motion.live_keyposes import LiveKeyPoses
 from speech2video.motion.words import Word
 from speech2video.render.mp4_stream import Mp4Piece
 
-#: A recognition segment ends at the quietest 100 ms between these seconds after its start.
+#: A recognition segment ends at the quietest 100 ms of the last ``SEGMENT_S[1] - SEGMENT_S[0]``
+#: seconds of the audio not yet recognised, at least ``SEGMENT_S[0]`` s in and once
+#: ``SEGMENT_S[1]`` s have arrived: while the recogniser keeps up, segments are 1.0-1.8 s; when
+#: it falls behind, the next segment takes the backlog (up to :data:`MAX_SEGMENT_S`), so the
+#: calls per second adapt to its speed (a Whisper call costs about as much for 1 s as for 10 s:
+#: it encodes a 30 s window either way).
 SEGMENT_S = (1.0, 1.8)
+MAX_SEGMENT_S = 20.0
 #: Seconds of audio whose RMS sets the stream's feature gain (the whole-file path uses the
 #: whole recording's).
 GAIN_S = 0.3
@@ -99,18 +106,22 @@ class LiveSummary:
 
 
 def segment_cut(samples: np.ndarray, rate: int = SAMPLE_RATE) -> int | None:
-    """Where the next recognition segment ends: the middle of the quietest 100 ms between
-    :data:`SEGMENT_S` seconds; None while fewer than ``SEGMENT_S[1]`` seconds have arrived.
+    """Where the next recognition segment ends (:data:`SEGMENT_S`): the middle of the quietest
+    100 ms of the last ``SEGMENT_S[1] - SEGMENT_S[0]`` s before the audio's end (or before
+    :data:`MAX_SEGMENT_S`), at least ``SEGMENT_S[0]`` s in; None while fewer than
+    ``SEGMENT_S[1]`` seconds have arrived.
 
-    samples: (N,) float32, from the segment's start
+    samples: (N,) float32, from the segment's start (the audio not yet recognised)
     """
     hop = rate // 10
     lo, hi = round(SEGMENT_S[0] * rate), round(SEGMENT_S[1] * rate)
     if samples.shape[0] < hi:
         return None
-    frames = (hi - lo) // hop
-    window = samples[lo : lo + frames * hop].reshape(frames, hop)
-    return lo + int(np.argmin(np.square(window).mean(axis=1))) * hop + hop // 2
+    end = min(samples.shape[0], round(MAX_SEGMENT_S * rate))
+    start = max(lo, end - (hi - lo))
+    frames = (end - start) // hop
+    window = samples[start : start + frames * hop].reshape(frames, hop)
+    return start + int(np.argmin(np.square(window).mean(axis=1))) * hop + hop // 2
 
 
 async def _first_done(aws: list[Awaitable[Any]]) -> None:

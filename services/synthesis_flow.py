@@ -20,6 +20,7 @@ import numpy as np
 from services.convert import pcm_grid
 from services.limits import Bounds, decode_audio
 from services.synthesis_types import KeyPoseRequest, Lineage
+from services.transcription_process import TranscriptionProcess
 from speech2video import synthesis
 from speech2video.audio.io import Audio, decode
 from speech2video.body.motion_file import Motion
@@ -279,11 +280,20 @@ def _decoded(audio: Speech) -> Audio:
 
 
 class LocalStages:
-    """The stages in this process: models from the registry, the core doing the work."""
+    """The stages in this process: models from the registry, the core doing the work.
 
-    def __init__(self, alias: str | None = None, chunk_frames: int = 25) -> None:
+    transcription: recognise speech in that worker process instead of a thread of this one
+    (:mod:`services.transcription_process`: the live renderer keeps its pace)."""
+
+    def __init__(
+        self,
+        alias: str | None = None,
+        chunk_frames: int = 25,
+        transcription: TranscriptionProcess | None = None,
+    ) -> None:
         self.alias = alias
         self.chunk_frames = chunk_frames
+        self.transcription = transcription
         self._models: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     async def _snapshot(self, speaker: str, *components: str) -> Any:
@@ -307,6 +317,9 @@ class LocalStages:
     ) -> list[Word]:
         from speech2video.audio.transcriber import transcribe
 
+        if self.transcription is not None:
+            decoded = await asyncio.to_thread(_decoded, audio)
+            return await self.transcription.transcribe(decoded, language, align_if_heard)
         refine = {} if align_if_heard is None else {"refine_if_heard": align_if_heard}
         result = await asyncio.to_thread(transcribe, audio, language=language or None, **refine)
         return list(result.words)

@@ -71,16 +71,23 @@ def run_live(args: argparse.Namespace) -> int:
             )
         else:
             from services.live_stages import LocalLiveStages
+            from services.synthesis_flow import LocalStages
+            from services.transcription_process import TranscriptionProcess
 
-            timings = asyncio.run(
-                run_local(
-                    LocalLiveStages(),
-                    args.speaker,
-                    audio,
-                    key_pose_wait_s=args.key_pose_wait,
-                    on_piece=show,
+            # recognition in a worker process, as served: the renderer keeps its pace
+            worker = TranscriptionProcess(threads=1)
+            try:
+                timings = asyncio.run(
+                    run_local(
+                        LocalLiveStages(LocalStages(transcription=worker)),
+                        args.speaker,
+                        audio,
+                        key_pose_wait_s=args.key_pose_wait,
+                        on_piece=show,
+                    )
                 )
-            )
+            finally:
+                worker.close()
     except grpc.aio.AioRpcError as exc:
         raise S2VError(f"server answered {exc.code().name}: {exc.details()}") from None
     finally:

@@ -27,7 +27,7 @@ import numpy as np
 
 from speech2video.audio.io import Audio
 from speech2video.audio.transcriber import StopCheck, Transcriber, Transcript, check_stop
-from speech2video.errors import NotFoundError
+from speech2video.errors import InputError, NotFoundError
 from speech2video.motion.words import Word
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
@@ -83,6 +83,19 @@ def head_cut(samples: np.ndarray, rate: int, lo_s: float, hi_s: float) -> int | 
     return lo + int(np.argmin(np.square(window).mean(axis=1))) * hop + hop // 2
 
 
+#: CPU threads of the default engine (0: CTranslate2's default, up to 4).
+THREADS_ENV = "S2V_STT_THREADS"
+
+
+def threads_from_env() -> int:
+    """``$S2V_STT_THREADS`` (default 0): a process that shares its cores with the renderer
+    gives the recogniser one (a Whisper call is then ~1.2 s, not ~0.9 s, on this model)."""
+    raw = os.environ.get(THREADS_ENV, "0").strip() or "0"
+    if not raw.isdigit():
+        raise InputError(f"{THREADS_ENV} must be a whole number >= 0; got {raw!r}")
+    return int(raw)
+
+
 class WhisperTranscriber(Transcriber):
     """faster-whisper on CPU (int8) or CUDA; one loaded model per instance."""
 
@@ -94,7 +107,7 @@ class WhisperTranscriber(Transcriber):
         *,
         device: str = "cpu",
         compute_type: str = "int8",
-        cpu_threads: int = 0,
+        cpu_threads: int | None = None,
         beam_size: int = 5,
         vad: bool = True,
         chunk_seconds: float = 120.0,
@@ -108,7 +121,10 @@ class WhisperTranscriber(Transcriber):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
 
+        if cpu_threads is None:
+            cpu_threads = threads_from_env()
         self.model_dir = directory
+        self.cpu_threads = cpu_threads
         self._model = WhisperModel(
             str(directory), device=device, compute_type=compute_type, cpu_threads=cpu_threads
         )

@@ -11,6 +11,7 @@ import pytest
 
 from services.errors import RpcError
 from services.live_flow import (
+    MAX_SEGMENT_S,
     SEGMENT_S,
     LiveLimits,
     LiveRequest,
@@ -129,6 +130,16 @@ def test_segments_are_cut_in_the_quietest_100_ms_of_their_window() -> None:
     assert segment_cut(x[: int(SEGMENT_S[1] * RATE) - 1]) is None
 
 
+def test_a_backlog_is_recognised_in_one_segment_cut_near_its_end() -> None:
+    # a recogniser behind the speech gets its backlog in one call, not many 1-1.8 s ones
+    x = np.ones(int(6.0 * RATE), np.float32)
+    x[int(1.3 * RATE) : int(1.4 * RATE)] = 0.0  # quiet, but too early in a 6 s backlog
+    x[int(5.5 * RATE) : int(5.6 * RATE)] = 0.0
+    assert segment_cut(x) == int(5.5 * RATE) + RATE // 20
+    long = np.ones(int(3 * MAX_SEGMENT_S * RATE), np.float32)
+    assert int(MAX_SEGMENT_S * RATE) - RATE <= segment_cut(long) <= int(MAX_SEGMENT_S * RATE)
+
+
 def test_every_frame_once_in_order_and_words_in_their_segments() -> None:
     stages = FakeStages()
     items = _run(stages, _pcm(5.0), pace=5.0, wait_s=2.0)
@@ -137,7 +148,7 @@ def test_every_frame_once_in_order_and_words_in_their_segments() -> None:
     assert [p.first_frame for p in pieces] == list(np.cumsum([0, *stages.parts[:-1]]))
     assert pieces[-1].last and summary.fps == FPS and summary.duration_s == pytest.approx(5.0)
     assert sum(stages.segments) == pytest.approx(5.0, abs=1e-3)
-    assert all(s <= SEGMENT_S[1] for s in stages.segments)
+    assert all(s <= MAX_SEGMENT_S for s in stages.segments)
     starts = [w.start for w in summary.words]
     assert starts == sorted(starts) and len(starts) >= 3
     statuses = [e.status for e in summary.insertions]

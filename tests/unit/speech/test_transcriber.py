@@ -118,3 +118,17 @@ def test_a_stop_request_ends_transcription_at_the_next_check(spoken_sentence) ->
     kept = transcribe(spoken_sentence.audio, should_stop=lambda: bool(checks.append(1)))
     plain = transcribe(spoken_sentence.audio)
     assert checks and [w.word for w in kept.words] == [w.word for w in plain.words]
+
+
+def test_recogniser_threads_come_from_the_environment(monkeypatch) -> None:
+    from speech2video.audio.whisper_engine import THREADS_ENV, threads_from_env
+    from speech2video.errors import InputError
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert threads_from_env() == 0
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert threads_from_env() == 1
+    assert WhisperTranscriber().cpu_threads == 1
+    monkeypatch.setenv(THREADS_ENV, "two")
+    with pytest.raises(InputError, match="S2V_STT_THREADS must be a whole number"):
+        threads_from_env()
