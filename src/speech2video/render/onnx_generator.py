@@ -113,6 +113,9 @@ class OnnxGenerator:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # idle intra-op threads sleep instead of spinning: the renderer shares its cores with
+        # the other stages, which a spinning team would starve between operators
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
     def session(self, shape: tuple[int, ...], threads: int | None = None) -> Any:
