@@ -15,10 +15,12 @@ import multiprocessing
 import os
 from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 from speech2video.audio.io import Audio
+from speech2video.errors import S2VError
 from speech2video.motion.words import Word
 
 
@@ -61,16 +63,24 @@ class TranscriptionProcess:
     ) -> list[Word]:
         """The words heard in ``audio`` (16 kHz), retimed only when one of ``align_if_heard``
         is heard (None: always). Errors of the worker (bad audio, a missing model) are raised
-        here as they are in process."""
+        here as they are in process; a worker that died is an S2VError, and the next call
+        starts a new one."""
         wanted = None if align_if_heard is None else sorted(align_if_heard)
         samples = np.asarray(audio.samples, np.float32)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor(), _transcribe, samples, audio.rate, language, wanted
-        )
+        try:
+            return await loop.run_in_executor(
+                self._executor(), _transcribe, samples, audio.rate, language, wanted
+            )
+        except BrokenProcessPool:
+            self.close()
+            raise S2VError(
+                "the speech-recognition worker process stopped (killed or out of memory); "
+                "the next request starts a new one"
+            ) from None
 
     def close(self) -> None:
         """Stops the worker (it is also stopped when this process exits)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

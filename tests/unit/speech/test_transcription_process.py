@@ -30,3 +30,21 @@ def test_worker_process_recognises_like_the_process_itself(spoken_sentence) -> N
     finally:
         worker.close()
     assert worker._pool is None
+
+
+def test_a_dead_worker_is_a_clean_error_and_the_next_call_starts_another(spoken_sentence) -> None:
+    import os
+    import signal
+
+    from speech2video.errors import S2VError
+
+    worker = TranscriptionProcess(threads=1)
+    try:
+        assert asyncio.run(worker.transcribe(spoken_sentence.audio, "en", ()))
+        (pid,) = list(worker._pool._processes)  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(S2VError, match="worker process stopped"):
+            asyncio.run(worker.transcribe(spoken_sentence.audio, "en", ()))
+        assert asyncio.run(worker.transcribe(spoken_sentence.audio, "en", ()))
+    finally:
+        worker.close()
