@@ -2,8 +2,9 @@
 
 The live flow (``SynthesizeLive``'s, services/live_flow.py) in this process on a generated
 model set with the ``--preset`` renderer (default ``demo``, the demo speaker's; untrained
-weights: compute and transport cost, not quality), speech from the project's own TTS sent as
-16 kHz PCM in 100 ms chunks at real time. Prints: the first
+weights: compute and transport cost, not quality) or the trained ``--renderer`` component (the
+embedded default: ``assets/demo/models/renderer``, which carries an int8 step), speech from
+the project's own TTS sent as 16 kHz PCM in 100 ms chunks at real time. Prints: the first
 piece's latency after the first audio chunk (warm), the real-time factor of a sustained stream
 (video seconds rendered per wall second, and how far the video fell behind), the delay from a
 frame's audio being sent to its frame arriving (p50/p95), frames dropped or duplicated, key poses
@@ -46,7 +47,13 @@ def _rss_mb() -> float:
 
 
 def _stages(
-    root: Path, speaker: str, size: int, preset: str, fps: float, stt: object = None
+    root: Path,
+    speaker: str,
+    size: int,
+    preset: str,
+    fps: float,
+    stt: object = None,
+    renderer: Path | None = None,
 ) -> object:
     from services.live_stages import LocalLiveStages
     from services.synthesis_flow import LocalStages
@@ -54,7 +61,13 @@ def _stages(
     from tests.fixtures.model_sets import register_model_set
 
     register_model_set(
-        ModelRegistry(), speaker, root / speaker, size=size, renderer_preset=preset, fps=fps
+        ModelRegistry(),
+        speaker,
+        root / speaker,
+        size=size,
+        renderer_preset=preset,
+        fps=fps,
+        renderer_dir=renderer,
     )
     return LocalLiveStages(LocalStages(transcription=stt))  # type: ignore[arg-type]
 
@@ -117,6 +130,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=float, default=15.0, help="the speaker's (the demo's 15)")
     p.add_argument("--frames", type=int, default=8, help="frames per engine-fps round")
     p.add_argument("--preset", default="demo", help="renderer preset (the demo speaker's: demo)")
+    p.add_argument(
+        "--renderer",
+        type=Path,
+        default=None,
+        help="a trained renderer component to serve (e.g. assets/demo/models/renderer, with its "
+        "int8 step) instead of the preset's untrained one",
+    )
     p.add_argument("--render-threads", type=int, default=1, help="the renderer's CPU threads")
     p.add_argument("--stt-threads", type=int, default=1, help="the recogniser's CPU threads")
     p.add_argument(
@@ -142,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["S2V_HOME"] = str(root / "home")
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-        stages = _stages(root, "demo", args.size, args.preset, args.fps, stt)
+        stages = _stages(root, "demo", args.size, args.preset, args.fps, stt, args.renderer)
         lenient = LiveLimits(max_seconds=3600, max_buffered_s=3600)
         rows: list[tuple[str, str]] = []
         _say("warming the models")
@@ -197,10 +217,12 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks.renderer import engines_fps
         from speech2video.render.checkpoint import load_renderer
 
-        generator = load_renderer(root / "demo" / "demo" / "renderer").generator
+        loaded = load_renderer(root / "demo" / "demo" / "renderer")
+        generator = loaded.generator
         for threads in sorted({1, 2, args.render_threads}):
             torch.set_num_threads(threads)
-            for engine, value in engines_fps(generator, args.size, args.frames, 2).items():
+            measured = engines_fps(generator, args.size, args.frames, 2, loaded.int8)
+            for engine, value in measured.items():
                 if engine == "psnr":
                     label = f"PSNR torch vs onnxruntime, {args.size}², {threads} thread(s)"
                     rows.append((label, f"{value:.1f} dB"))

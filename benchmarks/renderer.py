@@ -58,10 +58,12 @@ def stream_fps(
 
 
 def engines_fps(
-    generator: Vid2VidGenerator, size: int, frames: int, repeats: int
+    generator: Vid2VidGenerator, size: int, frames: int, repeats: int, int8: object = None
 ) -> dict[str, float]:
     """CPU fps of each engine (measured in turn, best of ``repeats`` rounds) and the PSNR (dB)
-    between their frames for the same skeletons (key ``psnr``; absent without onnxruntime)."""
+    between torch's and onnxruntime's frames for the same skeletons (key ``psnr``; absent
+    without onnxruntime). ``int8``: the checkpoint's int8 step, timed too when it is for
+    ``size`` (its fidelity needs real skeletons: ``python -m benchmarks.renderer_int8``)."""
     from speech2video.evaluation.render_metrics import psnr
     from speech2video.render import onnx_generator
     from speech2video.render.renderer_data import to_uint8
@@ -70,9 +72,12 @@ def engines_fps(
     renderers = {
         n: StreamingRenderer(generator, InferenceOptions(device="cpu", engine=n)) for n in names
     }
+    if int8 is not None and len(names) == 2 and tuple(int8.shape[-2:]) == (size, size):  # type: ignore[attr-defined]
+        options = InferenceOptions(device="cpu", engine="onnxruntime")
+        renderers["onnxruntime-int8"] = StreamingRenderer(generator, options, int8)  # type: ignore[arg-type]
     skel = torch.rand(1, frames, 3, size, size) * 2 - 1
     outputs = {n: r.render_chunk(skel).frames[0] for n, r in renderers.items()}  # warm-up
-    best = dict.fromkeys(names, float("inf"))
+    best = dict.fromkeys(renderers, float("inf"))
     for _ in range(repeats):
         for n, r in renderers.items():
             start = time.perf_counter()
@@ -80,7 +85,7 @@ def engines_fps(
             best[n] = min(best[n], time.perf_counter() - start)
     out = {n: frames / s for n, s in best.items()}
     if len(names) == 2:
-        a, b = (to_uint8(outputs[n]) for n in names)
+        a, b = (to_uint8(outputs[n]) for n in names[:2])
         out["psnr"] = min(psnr(x, y) for x, y in zip(a, b, strict=True))
     return out
 

@@ -119,15 +119,21 @@ def _read_frames(directory: Path, limit: int) -> list[np.ndarray]:
     return [read_rgb(p) for p in sorted(directory.glob("*.png"))[:limit]]
 
 
-def evaluate_renderer(held: list[str], p: dict[str, Any]):  # -> RenderScores | None
-    """Render the held-out skeleton images (data/interim/skeletons) and score them."""
+def evaluate_renderer(
+    held: list[str], p: dict[str, Any], int8: bool = False
+):  # -> RenderScores | None
+    """Render the held-out skeleton images (data/interim/skeletons) and score them; ``int8``:
+    with the component's int8 step (None when it carries none)."""
     from speech2video.evaluation.render_metrics import render_frames, score_frames
     from speech2video.render.checkpoint import load_renderer
 
     recs = [r for r in held if (SKELETONS_DIR / r / "skeleton").is_dir()]
     if not recs:
         return None
-    generator = load_renderer(MODELS_DIR / "renderer").generator
+    loaded = load_renderer(MODELS_DIR / "renderer")
+    generator, step = loaded.generator, loaded.int8 if int8 else None
+    if int8 and step is None:
+        return None
     per_clip = max(1, int(p["max_render_frames"]) // len(recs))
     real, generated, skeletons = [], [], []
     for rec in recs:
@@ -136,7 +142,7 @@ def evaluate_renderer(held: list[str], p: dict[str, Any]):  # -> RenderScores | 
         sk = sk[: len(fr)]
         if not sk:
             continue
-        generated += render_frames(generator, sk)
+        generated += render_frames(generator, sk, step)
         real += fr
         skeletons += sk
     if not real:
@@ -218,6 +224,11 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         if render is not None:
             metrics.update(render.metrics())
             extra["render"] = render
+            quantized = evaluate_renderer(held, p, int8=True)  # what CPU serving runs
+            if quantized is not None:
+                scores = quantized.metrics()
+                scores.pop("num_render_frames", None)
+                metrics.update({f"{k}_int8": v for k, v in scores.items()})
         from pipelines.render_evaluation import evaluate_readability, readability_settings
 
         readable, pairs = evaluate_readability(held, readability_settings(p), clips[0].fps)

@@ -9,6 +9,9 @@ so an interrupted run resumes; the served component (generator + config) goes to
 the windows sharded by rank, gradients averaged; each worker gets ``cpus_per_worker`` CPUs and,
 with ``use_gpu: true``, a GPU. Ray must then be reachable (a cluster address in ``RAY_ADDRESS``,
 else a local Ray is started); MLflow gets the metrics of the last step Ray Train reported.
+
+The component also gets the generator's int8 step for CPU rendering when its check passes
+(pipelines/renderer_int8.py, ``int8: true``).
 """
 
 from __future__ import annotations
@@ -118,6 +121,9 @@ def main() -> None:
         loaded = load_renderer(TRAINING_DIR)
         with stage_output(MODELS_DIR / "renderer") as out:
             save_renderer(out, loaded.config, loaded.generator)
+            from pipelines.renderer_int8 import write_int8_step
+
+            metrics = {**metrics, **write_int8_step(out, loaded.generator, params)}
         run.log_artifacts(MODELS_DIR / "renderer", "model/renderer")
         samples = TRAINING_DIR / "samples"
         if samples.is_dir():

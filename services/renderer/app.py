@@ -46,13 +46,15 @@ class Args(BaseModel):
 
 
 def load_renderer_component(component: str, directory: Path) -> Any:
-    """Renderer checkpoints become a ready StreamingRenderer (CUDA when present)."""
+    """Renderer checkpoints become a ready StreamingRenderer (CUDA when present; on CPU the
+    checkpoint's int8 step when it carries one)."""
     if component != RENDERER:
         return load_component(component, directory)
     from speech2video.render.checkpoint import load_renderer
     from speech2video.render.renderer_inference import StreamingRenderer
 
-    return StreamingRenderer(load_renderer(directory).generator)
+    loaded = load_renderer(directory)
+    return StreamingRenderer(loaded.generator, int8=loaded.int8)
 
 
 def _set_torch_threads(n: int) -> None:

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         audio = decode(args.audio, max_seconds=None)
     options = InferenceOptions(device=args.device, precision=args.precision, compile=args.compile)
     loaded = load_renderer(args.renderer)  # on CPU; the renderer moves it to its device
-    renderer = StreamingRenderer(loaded.generator, options)
+    renderer = StreamingRenderer(loaded.generator, options, loaded.int8)
     model = load_body_model(
         args.body_model, args.model_dir, global_orient=motion.global_orient, betas=motion.betas
     )

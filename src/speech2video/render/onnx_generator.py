@@ -69,7 +69,24 @@ class OnnxGenerator:
         self.multiple = generator.multiple
         self._models: dict[tuple[int, ...], bytes] = {}
         self._sessions: dict[tuple[tuple[int, ...], int], Any] = {}
+        self._fixed_threads: dict[tuple[int, ...], int] = {}
         self._lock = threading.Lock()
+
+    def use_graph(self, shape: tuple[int, ...], model: bytes, threads: int | None = None) -> None:
+        """Run windows of ``shape`` with ``model`` (e.g. the int8 graph, render/int8_generator.py)
+        instead of exporting one; ``threads``: a fixed intra-op thread count for it."""
+        with self._lock:
+            shape = tuple(int(s) for s in shape)
+            self._models[shape] = model
+            self._sessions = {k: v for k, v in self._sessions.items() if k[0] != shape}
+            if threads:
+                self._fixed_threads[shape] = int(threads)
+
+    def graph(self, shape: tuple[int, ...]) -> bytes:
+        """The ONNX graph for skeleton windows of ``shape`` (B, K+1, 3, H, W), exported and
+        checked against torch on first use."""
+        with self._lock:
+            return self._model(tuple(int(s) for s in shape))
 
     def _model(self, shape: tuple[int, ...]) -> bytes:
         """The checked ONNX graph for skeleton windows of ``shape`` (B, K+1, 3, H, W)."""
@@ -120,8 +137,8 @@ class OnnxGenerator:
 
     def session(self, shape: tuple[int, ...], threads: int | None = None) -> Any:
         """The session for ``shape`` at ``threads`` intra-op threads (default: torch's)."""
-        threads = int(threads or torch.get_num_threads())
         with self._lock:
+            threads = self._fixed_threads.get(shape) or int(threads or torch.get_num_threads())
             key = (shape, threads)
             if key not in self._sessions:
                 self._sessions[key] = self._session(self._model(shape), threads)

@@ -24,6 +24,7 @@ import torch
 
 from speech2video.errors import InputError
 from speech2video.render.generator import GeneratorOutput, Vid2VidGenerator
+from speech2video.render.int8_generator import Int8Step
 from speech2video.render.renderer_data import to_tensor, to_uint8
 
 _log = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class InferenceOptions:
     compile: wrap the generator in ``torch.compile`` (CUDA only)
     engine: ``auto`` (ONNX Runtime on CPU when installed, else torch), ``torch`` or
     ``onnxruntime`` (CPU only)
+    int8: on ONNX Runtime, run the checkpoint's int8 step (render/int8_generator.py) for the
+    frame size it was calibrated at, when the renderer is given one
     """
 
     device: str | None = None
@@ -131,6 +134,7 @@ class InferenceOptions:
     channels_last: bool = True
     compile: bool = False
     engine: str = "auto"
+    int8: bool = True
 
 
 ENGINES = ("auto", "torch", "onnxruntime")
@@ -142,7 +146,14 @@ class StreamingRenderer:
     The generator is moved to the device (and memory format) in place.
     """
 
-    def __init__(self, generator: Vid2VidGenerator, options: InferenceOptions | None = None):
+    def __init__(
+        self,
+        generator: Vid2VidGenerator,
+        options: InferenceOptions | None = None,
+        int8: Int8Step | None = None,
+    ):
+        """int8: the checkpoint's int8 step (``LoadedRenderer.int8``), used on ONNX Runtime for
+        windows of its shape when ``options.int8``; other sizes run the float graph."""
         options = options or InferenceOptions()
         if options.precision not in ("fp32", "bf16", "fp16"):
             raise InputError(f"precision must be fp32, bf16 or fp16; got {options.precision!r}")
@@ -172,11 +183,20 @@ class StreamingRenderer:
         )
         self.engine_requested = options.engine
         self._onnx = self._onnx_engine(generator, options.engine)
+        self.int8_shape: tuple[int, ...] | None = None
+        if self._onnx is not None and int8 is not None and options.int8:
+            from speech2video.render.int8_generator import INT8_THREADS
+
+            self._onnx.use_graph(int8.shape, int8.model, INT8_THREADS)
+            self.int8_shape = tuple(int8.shape)
 
     @property
     def engine(self) -> str:
-        """``onnxruntime`` or ``torch``: what runs the generator's step now."""
-        return "onnxruntime" if self._onnx is not None else "torch"
+        """``onnxruntime-int8`` (an int8 step is set for its frame size), ``onnxruntime`` or
+        ``torch``: what runs the generator's step now."""
+        if self._onnx is None:
+            return "torch"
+        return "onnxruntime-int8" if self.int8_shape is not None else "onnxruntime"
 
     def _onnx_engine(self, generator: Vid2VidGenerator, engine: str) -> Any:
         from speech2video.render import onnx_generator
@@ -203,6 +223,7 @@ class StreamingRenderer:
                 raise
             _log.warning("onnxruntime engine unavailable (%s); rendering with torch", exc)
             self._onnx = None
+            self.int8_shape = None
             return self.generator
         return self._onnx
 

@@ -53,7 +53,23 @@ def test_stage_trains_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     train_renderer.main()
-    _check_outputs(tmp_path)
+    metrics = _check_outputs(tmp_path)
+    # the int8 step for CPU rendering: calibrated, checked against float and carried
+    assert metrics["int8"] == 1.0 and metrics["int8_psnr_mean"] >= 30.0
+    int8 = ckpt.load_renderer(tmp_path / "models/renderer").int8
+    assert int8 is not None and int8.shape[0] == 1 and int8.meta["calibrated_on"] == ["seq0"]
+
+
+def test_stage_without_int8_writes_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _workspace(tmp_path, workers=1)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["train_renderer"]["int8"] = False
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_renderer.main()
+    assert _check_outputs(tmp_path)["int8"] == 0.0
+    assert ckpt.load_renderer(tmp_path / "models/renderer").int8 is None
 
 
 def test_bad_worker_count_is_a_stage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
