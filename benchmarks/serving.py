@@ -137,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=15.0)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--callers", type=int, default=8)
+    p.add_argument(
+        "--renderer",
+        type=Path,
+        default=None,
+        help="a trained renderer component to serve (e.g. assets/demo/models/renderer, with its "
+        "int8 step) instead of the preset's untrained one",
+    )
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -156,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         size=args.size,
         renderer_preset=args.preset,
         fps=args.fps,
+        renderer_dir=args.renderer,
     )
     config = deploy.prepare_config(deploy.load_config(), *deploy.free_ports(2))
     t = time.perf_counter()
