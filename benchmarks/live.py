@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.options import add_renderer_option
 from benchmarks.table import print_table
 
 TEXT = "This is a huge wave of good news for everyone listening to the show today. "
@@ -130,13 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=float, default=15.0, help="the speaker's (the demo's 15)")
     p.add_argument("--frames", type=int, default=8, help="frames per engine-fps round")
     p.add_argument("--preset", default="demo", help="renderer preset (the demo speaker's: demo)")
-    p.add_argument(
-        "--renderer",
-        type=Path,
-        default=None,
-        help="a trained renderer component to serve (e.g. assets/demo/models/renderer, with its "
-        "int8 step) instead of the preset's untrained one",
-    )
+    add_renderer_option(p)
     p.add_argument("--render-threads", type=int, default=1, help="the renderer's CPU threads")
     p.add_argument("--stt-threads", type=int, default=1, help="the recogniser's CPU threads")
     p.add_argument(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.options import add_renderer_option
 from benchmarks.table import print_table
 
 
@@ -137,13 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=15.0)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--callers", type=int, default=8)
-    p.add_argument(
-        "--renderer",
-        type=Path,
-        default=None,
-        help="a trained renderer component to serve (e.g. assets/demo/models/renderer, with its "
-        "int8 step) instead of the preset's untrained one",
-    )
+    add_renderer_option(p)
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
