@@ -60,21 +60,26 @@ def stream_fps(
 def engines_fps(
     generator: Vid2VidGenerator, size: int, frames: int, repeats: int, int8: object = None
 ) -> dict[str, float]:
-    """CPU fps of each engine (measured in turn, best of ``repeats`` rounds) and the PSNR (dB)
-    between torch's and onnxruntime's frames for the same skeletons (key ``psnr``; absent
-    without onnxruntime). ``int8``: the checkpoint's int8 step, timed too when it is for
-    ``size`` (its fidelity needs real skeletons: ``python -m benchmarks.renderer_int8``)."""
+    """CPU fps of each engine (measured in turn, best of ``repeats`` rounds), keyed by the
+    engine's name (``torch``, ``onnxruntime``, ``onnxruntime-int8``, ``openvino-bf16`` or
+    ``openvino-f32``), and under ``psnr:<engine>`` the worst frame's PSNR (dB) between torch's
+    frames and that engine's for the same skeletons (random ones: a roll-out over real skeletons
+    is ``python -m benchmarks.renderer_engines``). ``int8``: the checkpoint's int8 step, timed
+    too when it is for ``size``."""
     from speech2video.evaluation.render_metrics import psnr
-    from speech2video.render import onnx_generator
+    from speech2video.render import onnx_generator, openvino_generator
     from speech2video.render.renderer_data import to_uint8
 
-    names = ["torch"] + (["onnxruntime"] if onnx_generator.available() else [])
-    renderers = {
-        n: StreamingRenderer(generator, InferenceOptions(device="cpu", engine=n)) for n in names
-    }
-    if int8 is not None and len(names) == 2 and tuple(int8.shape[-2:]) == (size, size):  # type: ignore[attr-defined]
-        options = InferenceOptions(device="cpu", engine="onnxruntime")
-        renderers["onnxruntime-int8"] = StreamingRenderer(generator, options, int8)  # type: ignore[arg-type]
+    cpu = {"device": "cpu"}
+    renderers = {"torch": StreamingRenderer(generator, InferenceOptions(**cpu, engine="torch"))}
+    if onnx_generator.available():
+        ort = InferenceOptions(**cpu, engine="onnxruntime")
+        renderers["onnxruntime"] = StreamingRenderer(generator, ort)
+        if int8 is not None and tuple(int8.shape[-2:]) == (size, size):  # type: ignore[attr-defined]
+            renderers["onnxruntime-int8"] = StreamingRenderer(generator, ort, int8)  # type: ignore[arg-type]
+        if openvino_generator.available():
+            ov = StreamingRenderer(generator, InferenceOptions(**cpu, engine="openvino"))
+            renderers[ov.engine] = ov
     skel = torch.rand(1, frames, 3, size, size) * 2 - 1
     outputs = {n: r.render_chunk(skel).frames[0] for n, r in renderers.items()}  # warm-up
     best = dict.fromkeys(renderers, float("inf"))
@@ -84,9 +89,11 @@ def engines_fps(
             r.render_chunk(skel)
             best[n] = min(best[n], time.perf_counter() - start)
     out = {n: frames / s for n, s in best.items()}
-    if len(names) == 2:
-        a, b = (to_uint8(outputs[n]) for n in names[:2])
-        out["psnr"] = min(psnr(x, y) for x, y in zip(a, b, strict=True))
+    reference = to_uint8(outputs["torch"])
+    for n in renderers:
+        if n != "torch":
+            got = to_uint8(outputs[n])
+            out[f"psnr:{n}"] = min(psnr(x, y) for x, y in zip(reference, got, strict=True))
     return out
 
 
@@ -126,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             measured = engines_fps(gen, size, args.frames, args.repeats)
             for engine, fps in measured.items():
-                if engine == "psnr":
-                    label, value = "PSNR torch vs onnxruntime (dB, worst frame)", f"{fps:.1f}"
+                if engine.startswith("psnr:"):
+                    label = f"PSNR torch vs {engine[5:]} (dB, worst frame)"
+                    value = f"{fps:.1f}"
                 else:
                     label, value = f"CPU {engine} fps ({args.threads} threads)", f"{fps:.1f}"
                 rows.append((name, label, f"{size}²", value))

@@ -65,7 +65,7 @@ class LiveLimits:
     max_seconds: float = 120.0
     max_buffered_s: float = 10.0
     idle_timeout_s: float = 10.0
-    key_pose_wait_s: float = 2.0
+    key_pose_wait_s: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class Args(BaseModel):
     live_max_seconds: float = Field(120.0, gt=0)
     live_max_buffered_s: float = Field(10.0, gt=0)
     live_idle_timeout_s: float = Field(10.0, gt=0)
-    live_key_pose_wait_s: float = Field(2.0, ge=0, le=10)
+    live_key_pose_wait_s: float = Field(3.0, ge=0, le=10)
 
 
 def _request_id(grpc_context: Any) -> str:

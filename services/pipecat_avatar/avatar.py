@@ -78,7 +78,7 @@ class Speech2VideoAvatarService(AIService):
             ``$S2V_GATEWAY_TOKEN_FILE`` / ``$S2V_GATEWAY_TOKEN`` (none: an open local gateway).
         key_poses: key-pose options (force, forbid, seed, disabled); None: the server's.
         key_pose_wait_s: longest a frame waits for the words that may put a key pose on it
-            (0: the gateway's default, 2 s). Shorter: earlier video, fewer key poses.
+            (0: the gateway's default, 3 s). Shorter: earlier video, fewer key poses.
         language: language of the speech for the gateway's recognition ("" = English).
         max_ahead_s: most audio sent ahead of the video received, seconds.
         max_gap_s: a pause in the TTS audio this long ends the stream.

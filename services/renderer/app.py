@@ -46,8 +46,9 @@ class Args(BaseModel):
 
 
 def load_renderer_component(component: str, directory: Path) -> Any:
-    """Renderer checkpoints become a ready StreamingRenderer (CUDA when present; on CPU the
-    checkpoint's int8 step when it carries one)."""
+    """Renderer checkpoints become a ready StreamingRenderer (CUDA when present; on CPU
+    OpenVINO in bfloat16 where the CPU computes it, else ONNX Runtime with the checkpoint's int8
+    step when it carries one)."""
     if component != RENDERER:
         return load_component(component, directory)
     from speech2video.render.checkpoint import load_renderer

@@ -29,7 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--precision",
         choices=("fp32", "bf16", "fp16"),
         default="bf16",
-        help="on CUDA (default bf16)",
+        help="on CUDA autocast; on CPU bf16/fp16 let the openvino engine run in bfloat16 where "
+        "the CPU computes it (default bf16)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "torch", "onnxruntime", "openvino"),
+        default="auto",
+        help="what runs the generator on CPU (default auto: openvino in bf16 where the CPU "
+        "computes it, else onnxruntime, with the checkpoint's int8 step when it has one)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (CUDA)")
     p.add_argument("--chunk", type=int, default=16, help="frames rendered per chunk (default 16)")
@@ -56,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         from speech2video.audio.io import decode
 
         audio = decode(args.audio, max_seconds=None)
-    options = InferenceOptions(device=args.device, precision=args.precision, compile=args.compile)
+    options = InferenceOptions(
+        device=args.device, precision=args.precision, compile=args.compile, engine=args.engine
+    )
     loaded = load_renderer(args.renderer)  # on CPU; the renderer moves it to its device
     renderer = StreamingRenderer(loaded.generator, options, loaded.int8)
     model = load_body_model(
@@ -67,5 +77,8 @@ def run(args: argparse.Namespace) -> int:
     frames = renderer.render_images(skeletons, chunk=args.chunk)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     n = write_video(args.output, frames, motion.fps, audio)
-    print(f"wrote {args.output}: {n} frames at {motion.fps:g} fps, {args.size}x{args.size}")
+    print(
+        f"wrote {args.output}: {n} frames at {motion.fps:g} fps, {args.size}x{args.size} "
+        f"({renderer.engine})"
+    )
     return 0

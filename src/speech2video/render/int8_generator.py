@@ -10,7 +10,7 @@ be asked to draw. :func:`step_fidelity` rolls float and int8 out side by side ov
 below :data:`MIN_PSNR_DB` is not kept.
 
 Measured on the demo generator at 256² (the demo speaker's four held-out recordings, 428 frames,
-``python -m benchmarks.renderer_int8``): int8 vs float 36.4 dB with no drift over the roll-out;
+``python -m benchmarks.renderer_engines``): int8 vs float 36.4 dB with no drift over the roll-out;
 PSNR against the real frames 19.19 → 19.12 dB, SSIM 0.764 → 0.708, face-crop L1 24.1 → 24.8;
 18.4 fps on one thread against 11.3 (float ONNX Runtime). On two threads int8 is slower than on
 one (16.9 fps: its kernels are too short to share), so int8 sessions run on :data:`INT8_THREADS`.

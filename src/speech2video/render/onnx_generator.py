@@ -67,7 +67,8 @@ class OnnxGenerator:
         self.step = _Step(generator.cpu().eval())
         self.num_prev = generator.num_prev
         self.multiple = generator.multiple
-        self._models: dict[tuple[int, ...], bytes] = {}
+        self._models: dict[tuple[int, ...], bytes] = {}  # exported float graphs
+        self._overrides: dict[tuple[int, ...], bytes] = {}  # use_graph's
         self._sessions: dict[tuple[tuple[int, ...], int], Any] = {}
         self._fixed_threads: dict[tuple[int, ...], int] = {}
         self._lock = threading.Lock()
@@ -77,14 +78,15 @@ class OnnxGenerator:
         instead of exporting one; ``threads``: a fixed intra-op thread count for it."""
         with self._lock:
             shape = tuple(int(s) for s in shape)
-            self._models[shape] = model
+            self._overrides[shape] = model
             self._sessions = {k: v for k, v in self._sessions.items() if k[0] != shape}
             if threads:
                 self._fixed_threads[shape] = int(threads)
 
     def graph(self, shape: tuple[int, ...]) -> bytes:
-        """The ONNX graph for skeleton windows of ``shape`` (B, K+1, 3, H, W), exported and
-        checked against torch on first use."""
+        """The float ONNX graph for skeleton windows of ``shape`` (B, K+1, 3, H, W), exported and
+        checked against torch on first use (what a session runs unless :meth:`use_graph` set
+        another)."""
         with self._lock:
             return self._model(tuple(int(s) for s in shape))
 
@@ -141,7 +143,8 @@ class OnnxGenerator:
             threads = self._fixed_threads.get(shape) or int(threads or torch.get_num_threads())
             key = (shape, threads)
             if key not in self._sessions:
-                self._sessions[key] = self._session(self._model(shape), threads)
+                model = self._overrides.get(shape) or self._model(shape)
+                self._sessions[key] = self._session(model, threads)
             return self._sessions[key]
 
     def __call__(self, skeletons: torch.Tensor, prev_frames: torch.Tensor) -> GeneratorOutput:

@@ -7,9 +7,12 @@ whole. A batch holds several independent streams (``B``); frames of one stream a
 order. A stream starts from zeros (:meth:`StreamState.initial`).
 
 GPU options (:class:`InferenceOptions`): autocast to bf16/fp16, channels-last memory format and
-``torch.compile``; each falls back to plain float32 on CPU. On CPU the generator's step runs on
-ONNX Runtime by default (``engine="auto"``, render/onnx_generator.py: ~2× torch's speed, outputs
-equal to ~1e-5), torch when onnxruntime is missing or the export does not check out.
+``torch.compile``; each falls back to plain float32 on CPU. On CPU the generator's step runs, by
+default (``engine="auto"``): on OpenVINO in bfloat16 where the CPU computes it and the precision
+asked for is not fp32 (render/openvino_generator.py: ~3× ONNX Runtime's speed on AMX); else on
+ONNX Runtime (render/onnx_generator.py: ~1.5× torch's speed, outputs equal to ~1e-5; the
+checkpoint's int8 step for its frame size); torch when neither is installed or the export does
+not check out.
 """
 
 from __future__ import annotations
@@ -120,11 +123,15 @@ class InferenceOptions:
     """How to run the generator.
 
     device: ``cpu``, ``cuda``, ``cuda:1``... (None: CUDA when available)
-    precision: ``fp32``, ``bf16`` or ``fp16`` (autocast; CUDA only, fp32 on CPU)
+    precision: ``fp32``, ``bf16`` or ``fp16``: autocast on CUDA; on CPU, ``bf16``/``fp16`` let
+        the openvino engine run in bfloat16 where the CPU computes it, ``fp32`` keeps every
+        engine in float32
     channels_last: channels-last memory format (CUDA only)
     compile: wrap the generator in ``torch.compile`` (CUDA only)
-    engine: ``auto`` (ONNX Runtime on CPU when installed, else torch), ``torch`` or
-    ``onnxruntime`` (CPU only)
+    engine: ``auto`` (on CPU: OpenVINO when installed, the CPU computes bfloat16 and
+        ``precision`` is not fp32; else ONNX Runtime when installed; else torch), ``torch``,
+        ``onnxruntime`` or ``openvino`` (CPU only; bf16 where it can unless ``precision`` is
+        fp32)
     int8: on ONNX Runtime, run the checkpoint's int8 step (render/int8_generator.py) for the
     frame size it was calibrated at, when the renderer is given one
     """
@@ -137,7 +144,7 @@ class InferenceOptions:
     int8: bool = True
 
 
-ENGINES = ("auto", "torch", "onnxruntime")
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 
 
 class StreamingRenderer:
@@ -183,6 +190,7 @@ class StreamingRenderer:
         )
         self.engine_requested = options.engine
         self._onnx = self._onnx_engine(generator, options.engine)
+        self._openvino = self._openvino_engine(options)
         self.int8_shape: tuple[int, ...] | None = None
         if self._onnx is not None and int8 is not None and options.int8:
             from speech2video.render.int8_generator import INT8_THREADS
@@ -192,11 +200,29 @@ class StreamingRenderer:
 
     @property
     def engine(self) -> str:
-        """``onnxruntime-int8`` (an int8 step is set for its frame size), ``onnxruntime`` or
-        ``torch``: what runs the generator's step now."""
+        """What runs the generator's step now: ``openvino-bf16`` or ``openvino-f32`` (the
+        precision of the last window shape compiled, else the one wanted), ``onnxruntime-int8``
+        (an int8 step is set for its frame size), ``onnxruntime`` or ``torch``."""
+        if self._openvino is not None:
+            return f"openvino-{self._openvino_precision or self._openvino.wanted}"
         if self._onnx is None:
             return "torch"
         return "onnxruntime-int8" if self.int8_shape is not None else "onnxruntime"
+
+    def _openvino_engine(self, options: InferenceOptions) -> Any:
+        from speech2video.render import openvino_generator as ovg
+
+        self._openvino_precision: str | None = None
+        precision = "f32" if options.precision == "fp32" else "auto"
+        if options.engine == "openvino":
+            if self._onnx is None:
+                raise InputError("the openvino engine needs onnx and onnxruntime for its export")
+            return ovg.OpenVinoGenerator(self._onnx, precision)
+        if options.engine != "auto" or self._onnx is None or precision == "f32":
+            return None
+        if not ovg.bf16_supported():
+            return None
+        return ovg.OpenVinoGenerator(self._onnx, "bf16")
 
     def _onnx_engine(self, generator: Vid2VidGenerator, engine: str) -> Any:
         from speech2video.render import onnx_generator
@@ -208,12 +234,21 @@ class StreamingRenderer:
         if engine == "auto" and (self.on_cuda or not onnx_generator.available()):
             return None
         if self.on_cuda:
-            raise InputError("the onnxruntime engine runs on CPU; use engine torch on CUDA")
+            raise InputError(f"the {engine} engine runs on CPU; use engine torch on CUDA")
         return onnx_generator.OnnxGenerator(generator)
 
     def _step(self, window_shape: tuple[int, ...]) -> Any:
         """What runs one step for skeleton windows of ``window_shape``: the ONNX Runtime
         session when it exports and checks out (``auto`` falls back to torch otherwise)."""
+        if self._openvino is not None:
+            try:
+                self._openvino_precision = self._openvino.precision(window_shape)
+                return self._openvino
+            except Exception as exc:  # an export or compile failure: onnxruntime still renders
+                if self.engine_requested != "auto":
+                    raise
+                _log.warning("openvino engine unavailable (%s); trying onnxruntime", exc)
+                self._openvino = None
         if self._onnx is None:
             return self.generator
         try:

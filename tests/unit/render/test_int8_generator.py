@@ -60,7 +60,7 @@ def test_the_step_is_int8_and_close_to_float(
 def test_the_renderer_runs_int8_for_its_size_only(
     generator: Vid2VidGenerator, int8: q8.Int8Step
 ) -> None:
-    options = InferenceOptions(device="cpu")
+    options = InferenceOptions(device="cpu", engine="onnxruntime")
     float_renderer = StreamingRenderer(generator, options)
     int8_renderer = StreamingRenderer(generator, options, int8)
     assert float_renderer.engine == "onnxruntime"
@@ -74,7 +74,9 @@ def test_the_renderer_runs_int8_for_its_size_only(
     d = list(int8_renderer.render_images(_stream(48), chunk=2))
     assert all((x == y).all() for x, y in zip(c, d, strict=True))
     # int8 off in the options: float everywhere
-    off = StreamingRenderer(generator, InferenceOptions(device="cpu", int8=False), int8)
+    off = StreamingRenderer(
+        generator, InferenceOptions(device="cpu", engine="onnxruntime", int8=False), int8
+    )
     assert off.engine == "onnxruntime"
     assert all((x == y).all() for x, y in zip(a, off.render_images(_stream(), 2), strict=True))
 

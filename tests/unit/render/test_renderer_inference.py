@@ -48,7 +48,7 @@ def test_chunked_render_equals_whole_render() -> None:
 
 def test_first_frame_sees_zero_previous_frames() -> None:
     gen = make_generator()
-    renderer = StreamingRenderer(gen, InferenceOptions(device="cpu"))
+    renderer = StreamingRenderer(gen, InferenceOptions(device="cpu", precision="fp32"))
     skel = skeletons(t=1)
     window = torch.cat((torch.zeros(2, 2, 3, 16, 16), skel), dim=1)
     with torch.no_grad():
@@ -59,8 +59,11 @@ def test_first_frame_sees_zero_previous_frames() -> None:
 def test_gpu_options_fall_back_on_cpu() -> None:
     gen = make_generator()
     plain = StreamingRenderer(gen, InferenceOptions(device="cpu", precision="fp32"))
-    fancy = StreamingRenderer(
-        gen, InferenceOptions(device="cpu", precision="fp16", channels_last=True, compile=True)
+    fancy = StreamingRenderer(  # on CPU fp16 asks only the openvino engine for bf16: not here
+        gen,
+        InferenceOptions(
+            device="cpu", precision="fp16", channels_last=True, compile=True, engine="onnxruntime"
+        ),
     )
     assert fancy.autocast_dtype is None and fancy.generator is gen
     skel = skeletons(t=3)

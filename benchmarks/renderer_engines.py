@@ -1,15 +1,18 @@
-"""int8 against float for a trained renderer, on the demo speaker's held-out recordings.
+"""The renderer's CPU engines against float for a trained renderer, on the demo speaker's
+held-out recordings (synthetic: a quick check of engine fidelity, not of rendering a person).
 
-    python -m benchmarks.renderer_int8 [--models assets/demo/models] [--speaker-dir DIR] [--save]
+    python -m benchmarks.renderer_engines [--models assets/demo/models] [--speaker-dir DIR] [--save]
 
 Generates the synthetic demo speaker (about 40 s; or reads ``--speaker-dir``), draws the
 skeletons of its recordings from their true poses with the model set's body model, calibrates the
 int8 step on training recordings (render/int8_generator.py) and renders the held-out ones (the
-split the pipeline uses) with both engines, each fed back its own frames. Prints PSNR, SSIM and
-face/hand-crop L1 of each against the real frames, the PSNR between the two roll-outs (the first
-and the last tenth of the frames: whether int8's error grows as it is fed back), and fps per
-engine on 1 and 2 threads. ``--save`` writes the int8 step into the model set's renderer (how the
-committed demo models got theirs; ``make repro`` makes it in ``train_renderer``).
+split the pipeline uses) with ONNX Runtime in float, with the int8 step and with OpenVINO
+(bfloat16 where the CPU computes it, render/openvino_generator.py), each fed back its own
+frames. Prints PSNR, SSIM and face/hand-crop L1 of each against the real frames, the PSNR between
+each roll-out and the float one (the first and the last tenth of the frames: whether the error
+grows as frames are fed back), and fps per engine on 1 and 2 threads (skeleton drawing not
+included). ``--save`` writes the int8 step into the model set's renderer (how the committed demo
+models got theirs; ``make repro`` makes it in ``train_renderer``).
 """
 
 from __future__ import annotations
@@ -81,11 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     quantize_s = time.perf_counter() - t
     check = [r for r in train if r not in cal][:2]
     fidelity = step_fidelity(gen, int8, [_skeletons(root, r, profile) for r in check])
-    options = InferenceOptions(device="cpu")
+    from speech2video.render import openvino_generator
+
+    options = InferenceOptions(device="cpu", engine="onnxruntime")
     engines = {
         "onnxruntime (float)": StreamingRenderer(gen, options),
         "onnxruntime-int8": StreamingRenderer(gen, options, int8),
     }
+    if openvino_generator.available():
+        ov = StreamingRenderer(gen, InferenceOptions(device="cpu", engine="openvino"))
+        engines[ov.engine] = ov
     streams = {r: _skeletons(root, r, profile) for r in held}
     reals = {r: list(iter_frames(root / "recordings" / f"{r}.mp4")) for r in held}
     rows: list[tuple[str, ...]] = []
@@ -104,27 +112,35 @@ def main(argv: list[str] | None = None) -> int:
         rows[-1] += (f"{s.hands_crop_l1:.1f}",)
         for threads in (1, 2):
             rows[-1] += (f"{_fps(renderer, streams[held[0]], threads):.1f}",)
-    a, b = generated.values()
-    per_frame = [psnr(x, y) for x, y in zip(a, b, strict=True)]
-    tenth = max(1, len(per_frame) // 10)
+    reference = generated["onnxruntime (float)"]
+    drift: list[tuple[str, str]] = []
+    for name, frames in generated.items():
+        if name == "onnxruntime (float)":
+            continue
+        per_frame = [psnr(x, y) for x, y in zip(reference, frames, strict=True)]
+        tenth = max(1, len(per_frame) // 10)
+        drift.append(
+            (
+                f"held out: {name} vs float PSNR, first / last tenth / worst frame",
+                f"{np.mean(per_frame[:tenth]):.2f} / {np.mean(per_frame[-tenth:]):.2f} / "
+                f"{np.min(per_frame):.2f} dB",
+            )
+        )
     print_table(
-        f"Renderer int8 vs float, demo speaker's held-out {held} ({len(a)} frames), "
+        f"Renderer engines vs float, synthetic demo speaker's held-out {held} "
+        f"({len(reference)} frames), "
         f"{profile.width}x{profile.height}; skeletons from the true poses",  # type: ignore[attr-defined]
         ("engine", "PSNR dB", "SSIM", "face L1", "hands L1", "fps 1 thread", "fps 2 threads"),
         rows,
     )
     print_table(
-        "int8 step",
+        "int8 step and each engine's drift from float",
         ("what", "value"),
         [
             ("calibrated on", f"{cal} ({int8.meta['calibration_samples']} samples)"),
             ("quantisation seconds", f"{quantize_s:.1f}"),
             (f"check on {check}: int8 vs float PSNR mean", f"{fidelity['int8_psnr_mean']:.2f} dB"),
-            (
-                "held out: int8 vs float PSNR, first / last tenth / worst frame",
-                f"{np.mean(per_frame[:tenth]):.2f} / {np.mean(per_frame[-tenth:]):.2f} / "
-                f"{np.min(per_frame):.2f} dB",
-            ),
+            *drift,
         ],
     )
     if args.save:
