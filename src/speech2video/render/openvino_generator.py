@@ -32,6 +32,9 @@ _log = logging.getLogger(__name__)
 
 #: ``auto``: bf16 where the CPU computes it, else f32.
 PRECISIONS = ("auto", "bf16", "f32")
+#: CPU threads of a compiled step: on 2 cores one thread is fastest (the demo generator at
+#: 256²: 34-42 fps on one, 15-29 on two, where the team waits on a core the other stages hold).
+THREADS = 1
 #: A compiled step whose frame is further than this from torch's float step (PSNR over [-1, 1]
 #: on a random window) is compiled again in f32.
 MIN_STEP_PSNR_DB = 40.0
@@ -79,14 +82,14 @@ class OpenVinoGenerator:
         self._local = threading.local()
         self._lock = threading.Lock()
 
-    def precision(self, shape: tuple[int, ...], threads: int | None = None) -> str:
+    def precision(self, shape: tuple[int, ...], threads: int = THREADS) -> str:
         """``bf16`` or ``f32``: what windows of ``shape`` run in (compiling on first use)."""
         return self.compiled(shape, threads)[1]
 
-    def compiled(self, shape: tuple[int, ...], threads: int | None = None) -> tuple[Any, str]:
-        """The compiled model for ``shape`` at ``threads`` (default: torch's) and its precision."""
+    def compiled(self, shape: tuple[int, ...], threads: int = THREADS) -> tuple[Any, str]:
+        """The compiled model for ``shape`` at ``threads`` and its precision."""
         shape = tuple(int(s) for s in shape)
-        key = (shape, int(threads or torch.get_num_threads()))
+        key = (shape, max(1, int(threads)))
         with self._lock:
             if key not in self._compiled:
                 self._compiled[key] = self._compile(shape, key[1])
