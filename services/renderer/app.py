@@ -58,6 +58,14 @@ def load_renderer_component(component: str, directory: Path) -> Any:
     return StreamingRenderer(loaded.generator, int8=loaded.int8)
 
 
+def render_threads(renderer: Any, torch_threads: int) -> int:
+    """torch's threads for one render: ``torch_threads``, or 1 when the generator's step runs on
+    OpenVINO (its own one-thread step; torch only copies tensors between steps, and a second
+    torch thread would spin on the core the step needs)."""
+    engine = str(getattr(renderer, "engine", ""))
+    return 1 if torch_threads and engine.startswith("openvino") else torch_threads
+
+
 def _set_torch_threads(n: int) -> None:
     import torch
 
@@ -213,8 +221,9 @@ class Renderer(AppMethods):
             audio = await asyncio.to_thread(decode_audio, request.audio, self._bounds)
         models = await request_models(self.models, grpc_context)
         cancelled = threading.Event()
+        renderer = models.get(RENDERER)
         pieces = synthesis.render_pieces(
-            models.get(RENDERER),
+            renderer,
             models.get(BODY_MODEL),
             frames_until(poses, cancelled),
             audio,
@@ -225,7 +234,9 @@ class Renderer(AppMethods):
         lineage = lineage_to_pb(models.lineage(RENDERER, BODY_MODEL))
         index = 0
         try:
-            async for piece in _in_thread(pieces, self.args.torch_threads):
+            async for piece in _in_thread(
+                pieces, render_threads(renderer, self.args.torch_threads)
+            ):
                 reply = pb.RenderVideoResponse(chunk=piece_to_pb(piece, index))
                 if piece.last:
                     reply.lineage.CopyFrom(lineage)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from services.renderer.app import Args, _in_thread
+from services.renderer.app import Args, _in_thread, render_threads
 
 
 def _pieces(seen: list[tuple[int, int]], n: int) -> Iterator[int]:
@@ -29,6 +29,22 @@ def test_a_render_stays_on_one_thread_with_its_torch_threads() -> None:
     threads = {ident for ident, _ in seen}
     assert len(threads) == 1 and threading.get_ident() not in threads
     assert [n for _, n in seen] == [1, 2, 2, 2, 2, 2]  # the first piece races the speech stages
+
+
+def test_an_openvino_step_renders_with_one_torch_thread() -> None:
+    """OpenVINO runs the step on its own thread: torch, copying tensors between steps, keeps
+    one (a second would spin on the step's core); other engines get the configured threads."""
+    from speech2video.render.renderer_inference import InferenceOptions, StreamingRenderer
+    from tests.unit.render.test_renderer_inference import make_generator
+
+    exact = StreamingRenderer(make_generator(), InferenceOptions(device="cpu", precision="fp32"))
+    assert exact.engine == "onnxruntime" and render_threads(exact, 2) == 2
+    assert render_threads(exact, 0) == 0  # 0: torch's setting left alone
+    from speech2video.render import openvino_generator
+
+    if openvino_generator.available():
+        options = InferenceOptions(device="cpu", engine="openvino")
+        assert render_threads(StreamingRenderer(make_generator(), options), 2) == 1
 
 
 def test_torch_threads_default_leaves_the_setting_and_rejects_negatives() -> None:
