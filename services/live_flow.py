@@ -8,7 +8,10 @@
 
 Frames wait for the words that may put a key pose on them at most ``key_pose_wait_s`` of audio
 (the deadline), and past it only while the renderer still has :data:`RENDER_QUEUE_S` of frames
-queued; key words heard later are reported ``late``. Speech is recognised in segments cut
+queued; key words heard later are reported ``late``. After the audio ends the deadline's clock
+runs on in wall time, so the last frames wait no longer than the others: a recogniser still busy
+with the last seconds does not hold the end of the video back (its words, late for key poses,
+still come in the summary). Speech is recognised in segments cut
 at a quiet 100 ms 1.0-1.8 s after the previous cut, or, when the recogniser has fallen behind,
 near the end of the backlog (:func:`segment_cut`). Back-pressure:
 a stream more than ``max_buffered_s`` of audio ahead of the video rendered is ended
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -140,6 +144,7 @@ class _LiveRun:
         self.audio = LiveAudioInput(request.encoding, request.sample_rate, limits.max_seconds)
         self.hash = hashlib.sha256()
         self.ended = False  # all audio in
+        self.ended_at = 0.0  # time.monotonic() when it was
         self.changed = asyncio.Event()  # audio, frames or words arrived
         self.failure: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pose_in: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
@@ -206,7 +211,7 @@ class _LiveRun:
                     self._start_poses(np.concatenate(gain_pending))
                 elif gain_pending is not None:
                     raise InputError("audio: the stream ended before any audio arrived")
-                self.ended = True
+                self.ended, self.ended_at = True, time.monotonic()
                 self.pose_in.put_nowait(None)
                 self.changed.set()
                 return
@@ -312,9 +317,15 @@ class _LiveRun:
         else:
             # past its wait, a frame goes only when the renderer would otherwise run dry: a
             # renderer behind the speech leaves the words more time (more key poses in time)
-            deadline = int((self.audio.seconds - self.wait_s) * self.fps)
+            heard = self.audio.seconds
+            if self.ended:  # the clock runs on: the last frames wait no longer than the others
+                heard += time.monotonic() - self.ended_at
+            deadline = int((heard - self.wait_s) * self.fps)
             deadline = min(deadline, self.rendered + int(RENDER_QUEUE_S * self.fps) + 1)
             poses, done = keys.take(deadline if deadline > 0 else None), False
+            if self.poses_done and keys.released >= keys.num_frames:
+                keys.close()  # every frame is out before the last words: the video ends
+                done = True
         if len(poses):
             self.parts.put_nowait(self.template.with_poses(poses))
         if done:
@@ -349,6 +360,9 @@ class _LiveRun:
                     self.lineage = self.lineage.merge(lineage)
                 self.rendered = piece.first_frame + piece.num_frames
                 yield LivePiece(piece, self.fps)
+            while not self.words_done:  # the video is out; the summary waits for its words
+                self.changed.clear()
+                await self._guard(self.changed.wait())
             if self.failure.done():
                 self.failure.result()
         finally:

@@ -199,6 +199,14 @@ class LiveKeyPoses:
         self._apply_ready(final=True)
         return self._release(self.num_frames)
 
+    def close(self) -> None:
+        """The video ended before its last words (every frame taken): key poses still pending
+        are late, and so is every key word pushed from now on."""
+        for item in self._pending:
+            self._drop(item)
+        self._pending = []
+        self._words_done = True
+
     @property
     def inserted(self) -> list[InsertionLogEntry]:
         return [e for e in self.log if e.status == INSERTED]

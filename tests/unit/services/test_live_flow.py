@@ -195,3 +195,49 @@ def test_segments_ask_for_aligned_times_only_where_a_key_word_may_be_heard() -> 
     stages = FakeStages()
     _run(stages, _pcm(4.0), pace=8.0, key_poses=KeyPoseRequest(disabled=True))
     assert set(stages.align_if_heard) == {frozenset()}  # no key poses: recogniser's times
+
+
+class SlowEndStages(FakeStages):
+    """The recogniser takes ``final_s`` over the stream's last segment (the rest of the audio)."""
+
+    def __init__(self, total_s: float, final_s: float) -> None:
+        super().__init__()
+        self.total_s, self.final_s = total_s, final_s
+        self.final_started = 0.0
+
+    async def transcribe(
+        self, audio: Audio, language: str, align_if_heard: frozenset[str] | None = None
+    ) -> list[Word]:
+        if sum(self.segments) + audio.duration >= self.total_s - 1e-3:
+            self.final_started = asyncio.get_running_loop().time()
+            await asyncio.sleep(self.final_s)
+        return await super().transcribe(audio, language, align_if_heard)
+
+
+def test_a_recogniser_busy_at_the_end_does_not_hold_the_video_back() -> None:
+    """After the audio ends the last frames wait no longer than ``key_pose_wait_s``: the video
+    ends while the last segment is still being recognised; the summary then has its words, and
+    the key word in it is late."""
+    stages = SlowEndStages(total_s=4.0, final_s=2.0)
+    request = LiveRequest("alice", 1, RATE, KeyPoseRequest(seed=0), key_pose_wait_s=0.5)
+
+    async def go() -> tuple[list, list[float]]:
+        items, times = [], []
+        async for item in synthesize_live(
+            stages, request, _chunks(_pcm(4.0), 0.1, 4.0), LiveLimits()
+        ):
+            items.append(item)
+            times.append(asyncio.get_running_loop().time())
+        return items, times
+
+    items, times = asyncio.run(go())
+    summary, last_piece = items[-1], items[-2].piece
+    assert isinstance(summary, LiveSummary) and last_piece.last
+    assert summary.num_frames == 100 == last_piece.first_frame + last_piece.num_frames
+    started = stages.final_started
+    assert started and times[-2] - started < 1.5  # the video's end did not wait the 2 s
+    assert times[-1] - started >= 2.0  # the summary waited for the last words
+    final = summary.words[-1]
+    assert final.start >= 4.0 - stages.segments[-1] - 1e-6  # the last segment's word is there
+    late = [e for e in summary.insertions if e.status == "late"]
+    assert late and late[-1].time == pytest.approx(final.start)
