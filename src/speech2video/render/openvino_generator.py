@@ -141,12 +141,11 @@ class OpenVinoGenerator:
         shape = tuple(int(s) for s in skeletons.shape)
         compiled, _ = self.compiled(shape)
         request = self._request(compiled)
-        request.infer(
-            {
-                "skeletons": np.ascontiguousarray(skeletons.detach().cpu().numpy(), np.float32),
-                "prev_frames": np.ascontiguousarray(prev_frames.detach().cpu().numpy(), np.float32),
-            }
-        )
+        feed = {
+            "skeletons": np.ascontiguousarray(skeletons.detach().cpu().numpy(), np.float32),
+            "prev_frames": np.ascontiguousarray(prev_frames.detach().cpu().numpy(), np.float32),
+        }
+        request.infer(feed, share_inputs=True)  # read in place: ``feed`` outlives the call
         # the request's output tensors are reused by its next call: copied out
         return GeneratorOutput(
             *(
