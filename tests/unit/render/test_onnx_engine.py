@@ -9,7 +9,7 @@ import torch
 from speech2video.errors import InputError
 from speech2video.render import onnx_generator
 from speech2video.render.renderer_inference import InferenceOptions, StreamingRenderer
-from tests.unit.render.test_renderer_inference import make_generator, skeletons
+from tests.unit.render.test_renderer_inference import make_generator, render_in_chunks, skeletons
 
 pytestmark = pytest.mark.skipif(not onnx_generator.available(), reason="onnxruntime absent")
 
@@ -20,12 +20,8 @@ def test_onnxruntime_renders_the_frames_torch_renders() -> None:
     slow = StreamingRenderer(gen, InferenceOptions(device="cpu", engine="torch"))
     assert (fast.engine, slow.engine) == ("onnxruntime", "torch")
     skel = skeletons(b=1, t=5, size=32)
-    state, parts = None, []
-    for start, stop in ((0, 2), (2, 5)):  # streaming across chunks, state carried
-        seq = fast.render_chunk(skel[:, start:stop], state)
-        parts.append(seq.frames)
-        state = seq.state
-    torch.testing.assert_close(torch.cat(parts, 1), slow.render(skel), atol=1e-4, rtol=0)
+    chunked = render_in_chunks(fast, skel, (2,))  # streaming across chunks, state carried
+    torch.testing.assert_close(chunked, slow.render(skel), atol=1e-4, rtol=0)
     # Another frame size gets its own graph; sessions are kept per size and thread count.
     other = skeletons(b=1, t=2, size=16)
     torch.testing.assert_close(fast.render(other), slow.render(other), atol=1e-4, rtol=0)

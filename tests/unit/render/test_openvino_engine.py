@@ -14,7 +14,7 @@ from speech2video.render import onnx_generator
 from speech2video.render import openvino_generator as ovg
 from speech2video.render.renderer_data import to_uint8
 from speech2video.render.renderer_inference import InferenceOptions, StreamingRenderer
-from tests.unit.render.test_renderer_inference import make_generator, skeletons
+from tests.unit.render.test_renderer_inference import make_generator, render_in_chunks, skeletons
 
 pytestmark = pytest.mark.skipif(
     not (ovg.available() and onnx_generator.available()), reason="openvino or onnxruntime absent"
@@ -29,13 +29,9 @@ def test_f32_renders_the_frames_torch_renders_across_chunks_and_sizes() -> None:
     )
     slow = StreamingRenderer(gen, InferenceOptions(device="cpu", engine="torch"))
     skel = skeletons(b=1, t=5, size=32)
-    state, parts = None, []
-    for start, stop in ((0, 2), (2, 5)):  # streaming across chunks, state carried
-        seq = fast.render_chunk(skel[:, start:stop], state)
-        parts.append(seq.frames)
-        state = seq.state
+    chunked = render_in_chunks(fast, skel, (2,))  # streaming across chunks, state carried
     assert fast.engine == "openvino-f32"
-    torch.testing.assert_close(torch.cat(parts, 1), slow.render(skel), atol=1e-4, rtol=0)
+    torch.testing.assert_close(chunked, slow.render(skel), atol=1e-4, rtol=0)
     other = skeletons(b=1, t=2, size=16)  # another size: its own compiled model
     torch.testing.assert_close(fast.render(other), slow.render(other), atol=1e-4, rtol=0)
     assert len(fast._openvino._compiled) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,19 @@ def make_generator(seed: int = 0) -> Vid2VidGenerator:
 def skeletons(b: int = 2, t: int = 7, size: int = 16) -> torch.Tensor:
     g = torch.Generator().manual_seed(3)
     return torch.rand(b, t, 3, size, size, generator=g) * 2 - 1
+
+
+def render_in_chunks(
+    renderer: StreamingRenderer, skel: torch.Tensor, cuts: tuple[int, ...]
+) -> torch.Tensor:
+    """(B, T, 3, H, W) rendered chunk by chunk (split at ``cuts``), the state carried."""
+    bounds = (0, *cuts, skel.shape[1])
+    state, parts = None, []
+    for start, stop in itertools.pairwise(bounds):
+        seq = renderer.render_chunk(skel[:, start:stop], state)
+        parts.append(seq.frames)
+        state = seq.state
+    return torch.cat(parts, dim=1)
 
 
 def test_chunked_render_equals_whole_render() -> None:
