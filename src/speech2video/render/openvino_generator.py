@@ -15,6 +15,7 @@ use, so each thread gets its own.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -49,13 +50,18 @@ def available() -> bool:
     return True
 
 
-def bf16_supported() -> bool:
-    """Whether this machine's CPU computes bfloat16 (OpenVINO's ``BF16`` capability)."""
-    if not available():
-        return False
+@functools.cache
+def _core() -> Any:
+    """The process's OpenVINO runtime (made on first use)."""
     import openvino as ov
 
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return ov.Core()
+
+
+@functools.cache
+def bf16_supported() -> bool:
+    """Whether this machine's CPU computes bfloat16 (OpenVINO's ``BF16`` capability)."""
+    return available() and "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def step_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -75,9 +81,9 @@ class OpenVinoGenerator:
         if precision not in PRECISIONS:
             raise InputError(f"openvino precision must be one of {list(PRECISIONS)}")
         self.onnx = onnx
-        self.wanted = "bf16" if precision == "auto" and bf16_supported() else precision
-        if self.wanted == "auto":
-            self.wanted = "f32"
+        if precision == "auto":
+            precision = "bf16" if bf16_supported() else "f32"
+        self.wanted = precision
         self._compiled: dict[tuple[tuple[int, ...], int], tuple[Any, str]] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -96,9 +102,7 @@ class OpenVinoGenerator:
             return self._compiled[key]
 
     def _compile(self, shape: tuple[int, ...], threads: int) -> tuple[Any, str]:
-        import openvino as ov
-
-        core = ov.Core()
+        core = _core()
         model = core.read_model(self.onnx.graph(shape))
         b, k1, c, h, w = shape
         generator = torch.Generator().manual_seed(0)

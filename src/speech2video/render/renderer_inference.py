@@ -190,6 +190,7 @@ class StreamingRenderer:
         )
         self.engine_requested = options.engine
         self._onnx = self._onnx_engine(generator, options.engine)
+        self._openvino_precision: str | None = None  # of the last window shape compiled
         self._openvino = self._openvino_engine(options)
         self.int8_shape: tuple[int, ...] | None = None
         if self._onnx is not None and int8 is not None and options.int8:
@@ -212,7 +213,6 @@ class StreamingRenderer:
     def _openvino_engine(self, options: InferenceOptions) -> Any:
         from speech2video.render import openvino_generator as ovg
 
-        self._openvino_precision: str | None = None
         precision = "f32" if options.precision == "fp32" else "auto"
         if options.engine == "openvino":
             if self._onnx is None:
@@ -238,8 +238,9 @@ class StreamingRenderer:
         return onnx_generator.OnnxGenerator(generator)
 
     def _step(self, window_shape: tuple[int, ...]) -> Any:
-        """What runs one step for skeleton windows of ``window_shape``: the ONNX Runtime
-        session when it exports and checks out (``auto`` falls back to torch otherwise)."""
+        """What runs one step for skeleton windows of ``window_shape``: the OpenVINO step, else
+        the ONNX Runtime session, when it exports and checks out (``auto`` falls back to the
+        next otherwise, torch last)."""
         if self._openvino is not None:
             try:
                 self._openvino_precision = self._openvino.precision(window_shape)
