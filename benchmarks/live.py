@@ -222,14 +222,13 @@ def main(argv: list[str] | None = None) -> None:
         generator = loaded.generator
         for threads in sorted({1, 2, args.render_threads}):
             torch.set_num_threads(threads)
-            measured = engines_fps(generator, args.size, args.frames, 2, loaded.int8)
-            for engine, value in measured.items():
-                if engine.startswith("psnr:"):
-                    label = f"PSNR torch vs {engine[5:]}, {args.size}², {threads} thread(s)"
-                    rows.append((label, f"{value:.1f} dB"))
-                else:
-                    label = f"renderer {engine} fps, {args.size}², {threads} thread(s)"
-                    rows.append((label, f"{value:.1f}"))
+            fps, psnrs = engines_fps(generator, args.size, args.frames, 2, loaded.int8)
+            for engine, value in fps.items():
+                label = f"renderer {engine} fps, {args.size}², {threads} thread(s)"
+                rows.append((label, f"{value:.1f}"))
+            for engine, value in psnrs.items():
+                label = f"PSNR torch vs {engine}, {args.size}², {threads} thread(s)"
+                rows.append((label, f"{value:.1f} dB"))
     rows.append(
         ("load average (1 min) at the start / the end", f"{load0:.1f} / {os.getloadavg()[0]:.1f}")
     )

@@ -214,9 +214,7 @@ class StreamingRenderer:
         from speech2video.render import openvino_generator as ovg
 
         precision = "f32" if options.precision == "fp32" else "auto"
-        if options.engine == "openvino":
-            if self._onnx is None:
-                raise InputError("the openvino engine needs onnx and onnxruntime for its export")
+        if options.engine == "openvino":  # _onnx_engine made its export (or raised)
             return ovg.OpenVinoGenerator(self._onnx, precision)
         if options.engine != "auto" or self._onnx is None or precision == "f32":
             return None
