@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -95,3 +96,14 @@ def split_recordings(
     if not train:
         raise StageError("no training recordings left after the hold-out split")
     return train, held
+
+
+def held_out_recordings(params: dict[str, Any]) -> list[str]:
+    """The ingested recordings ``evaluate`` scores (``split``; key-pose posing recordings are
+    never held out). Stages that learn from frames (the plate, the renderer) leave these out."""
+    split = params.get("split") or {}
+    posing = {c.recording for c in keyword_clips(Path(params["speaker_dir"]))}
+    _, held = split_recordings(
+        ingested_recordings(), split.get("holdout", 0.1), int(split.get("seed", 0)), posing
+    )
+    return held

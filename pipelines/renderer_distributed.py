@@ -55,6 +55,7 @@ def _worker_loop(loop_config: dict[str, Any]) -> None:
         resume=loop_config["resume"],
         device=ray.train.torch.get_device(),
         progress=False,
+        sequences=loop_config.get("sequences"),
     )
 
 
@@ -68,10 +69,11 @@ def train_renderer_distributed(
     report_every: int = 10,
     cpus_per_worker: float = 1.0,
     storage_path: str | Path | None = None,
+    sequences: list[str] | None = None,
 ) -> dict[str, float]:
     """Train on ``num_workers`` Ray workers; returns the last reported metrics (``step`` among
     them) from the latest checkpoint. Ray must be reachable: ``ray.init()`` here starts a local
-    one when none is running.
+    one when none is running. ``sequences``: the sequence folders to train on (None: all).
     """
     import ray
     from ray.train import RunConfig, ScalingConfig
@@ -94,6 +96,7 @@ def train_renderer_distributed(
             "config": config.to_json(),
             "resume": resume,
             "report_every": max(1, int(report_every)),
+            "sequences": None if sequences is None else list(sequences),
         },
         scaling_config=ScalingConfig(
             num_workers=num_workers,

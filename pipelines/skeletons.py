@@ -4,11 +4,12 @@ Draws every fitted frame with the speaker's body model and camera (the painter o
 next to the ingested frame, at the render size. ``skeletons.framing``:
 
 - ``full`` (the default): the whole frame, scaled so its longer side is at most ``max_side``;
-- ``speaker``: the crop that holds the speaker's detected keypoints over all recordings (with a
-  margin), scaled so its longer side is ``max_side`` (render/framing.py): a real person filmed
-  with room around them keeps their face and hands at several times the pixels. The served
+- ``speaker``: the crop that holds the speaker's detected keypoints over the training recordings
+  (with a margin), scaled so its longer side is ``max_side`` (render/framing.py): a real person
+  filmed with room around them keeps their face and hands at several times the pixels. The served
   profile then carries the framing and a background plate (the median of ``plate_frames``
-  frames), so synthesis puts the rendered crop back into the recording's frame.
+  frames), so synthesis puts the rendered crop back into the recording's frame. Framing and
+  plate come from the training recordings only, never ``split``'s held-out ones.
 
 The camera's intrinsics follow the crop and scale. Also writes ``models/body_model``: the
 speaker profile at the render size, the component the renderer is served with.
@@ -20,11 +21,19 @@ import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 
-from pipelines.recordings import FIT_DIR, INGEST_DIR, KEYPOINTS_DIR, MODELS_DIR, SKELETONS_DIR
+from pipelines.recordings import (
+    FIT_DIR,
+    INGEST_DIR,
+    KEYPOINTS_DIR,
+    MODELS_DIR,
+    SKELETONS_DIR,
+    held_out_recordings,
+)
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 
 
@@ -43,15 +52,18 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def speaker_framing(max_side: int, source: tuple[int, int], plate_frames: int = 30):
-    """The framing around the speaker's keypoints in every recording, with its background plate
-    (the median of ``plate_frames`` ingested frames spread over the recordings)."""
+def speaker_framing(
+    max_side: int, source: tuple[int, int], plate_frames: int = 30, held_out: Sequence[str] = ()
+):
+    """The framing around the speaker's keypoints in the training recordings, with its
+    background plate (the median of ``plate_frames`` ingested frames spread over them).
+    ``held_out`` recordings are left out of both: evaluation judges the renderer on them."""
     import numpy as np
 
     from speech2video.fitting.keypoint_set import load_keypoints
     from speech2video.render.framing import Framing, background_plate, framing_from_points
 
-    files = sorted(KEYPOINTS_DIR.glob("*.npz"))
+    files = sorted(f for f in KEYPOINTS_DIR.glob("*.npz") if f.stem not in held_out)
     if not files:
         raise StageError(f"{KEYPOINTS_DIR}: no keypoints to frame the speaker with")
     points = []
@@ -60,7 +72,9 @@ def speaker_framing(max_side: int, source: tuple[int, int], plate_frames: int = 
         points.append(kp.joints[kp.joint_conf > 0.3])
         points.append(kp.landmarks[kp.landmark_conf > 0.3])
     framing = framing_from_points(np.concatenate(points), source, max_side)
-    frames = sorted(INGEST_DIR.glob("*/frames/*.png"))
+    frames = sorted(
+        f for f in INGEST_DIR.glob("*/frames/*.png") if f.parent.parent.name not in held_out
+    )
     count = min(plate_frames, len(frames))
     picked = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, count).round()]
     images = [cv2.imread(str(f))[:, :, ::-1] for f in dict.fromkeys(picked)]
@@ -76,7 +90,8 @@ def main() -> None:
     from speech2video.render.skeleton_painter import SkeletonPainter
     from speech2video.render.skeleton_video import draw_motion
 
-    p = load_params().get("skeletons") or {}
+    params = load_params()
+    p = params.get("skeletons") or {}
     profile = load_speaker_profile(FIT_DIR / "body_model")
     max_side = int(p.get("max_side", 512))
     mode = str(p.get("framing", "full"))
@@ -87,7 +102,10 @@ def main() -> None:
         x0 = y0 = 0
     elif mode == "speaker":
         framing = speaker_framing(
-            max_side, (profile.width, profile.height), int(p.get("plate_frames", 30))
+            max_side,
+            (profile.width, profile.height),
+            int(p.get("plate_frames", 30)),
+            held_out_recordings(params),
         )
         (width, height), scale = framing.render_size, framing.scale
         x0, y0 = framing.x, framing.y

@@ -2,7 +2,8 @@
 
 Training state (optimizer, discriminators, samples) lives in ``data/interim/renderer_training``
 so an interrupted run resumes; the served component (generator + config) goes to
-``models/renderer``.
+``models/renderer``. It trains on the skeleton sequences of the training split only: the
+held-out recordings (``split``) are what ``evaluate`` scores the renderer on.
 
 ``workers: 1`` (the default) trains in this process, on the GPU when there is one. ``workers: N``
 (N > 1) trains data-parallel with Ray Train (pipelines/renderer_distributed.py): the same loop,
@@ -20,7 +21,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-from pipelines.recordings import METRICS_DIR, MODELS_DIR, SKELETONS_DIR, speaker_info
+from pipelines.recordings import (
+    METRICS_DIR,
+    MODELS_DIR,
+    SKELETONS_DIR,
+    held_out_recordings,
+    speaker_info,
+)
 from pipelines.stage_io import StageError, load_params, run_stage, stage_file, stage_output
 
 TRAINING_DIR = Path("data/interim/renderer_training")
@@ -39,6 +46,7 @@ def renderer_config(p: dict):  # -> RendererConfig
         "checkpoint_every",
         "lr_generator",
         "lr_discriminator",
+        "bf16_cpu",
     )
     training = {k: p[k] for k in keys if k in p}
     if training:
@@ -93,6 +101,12 @@ def main() -> None:
             if step % log_every == 0:
                 run.log_metrics(metrics, step)
 
+        held = set(held_out_recordings(params))
+        sequences = sorted(
+            d.name for d in SKELETONS_DIR.iterdir() if d.is_dir() and d.name not in held
+        )
+        if not sequences:
+            raise StageError(f"{SKELETONS_DIR}: no training recordings (all are held out)")
         workers = int(p.get("workers", 1))
         if workers < 1:
             raise StageError(f"train_renderer.workers must be >= 1; got {workers}")
@@ -103,6 +117,7 @@ def main() -> None:
                 config,
                 callback=log,
                 progress=bool(p.get("progress", True)),
+                sequences=sequences,
             )
             step, metrics = result.step, result.metrics
         else:
@@ -116,6 +131,7 @@ def main() -> None:
                 use_gpu=bool(p.get("use_gpu", False)),
                 cpus_per_worker=float(p.get("cpus_per_worker", 1.0)),
                 report_every=log_every,
+                sequences=sequences,
             )
             step = int(metrics.pop("step", config.training.steps))
         loaded = load_renderer(TRAINING_DIR)

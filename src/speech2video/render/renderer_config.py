@@ -149,7 +149,9 @@ class TrainingConfig:
     crop: side of the random square crop (0: whole frames); part_focus: probability that a crop
     is centred on the face or a hand (render/renderer_data.py); sequence_length: frames per training
     window (at least K+1 and the temporal discriminator's span); bf16: autocast on CUDA;
-    loader_workers: DataLoader processes decoding PNGs (0: in the training process).
+    bf16_cpu: autocast on the CPU too (about twice as fast where the CPU has bfloat16 matrix
+    units, e.g. AMX; emulated and slower elsewhere; off by default); loader_workers: DataLoader
+    processes decoding PNGs (0: in the training process).
     """
 
     steps: int = 20_000
@@ -165,6 +167,7 @@ class TrainingConfig:
     sample_every: int = 500
     seed: int = 0
     bf16: bool = True
+    bf16_cpu: bool = False
     loader_workers: int = 0
 
     def validate(self) -> None:

@@ -18,6 +18,7 @@ crop under its window. :func:`write_sequence` writes the layout.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,11 +96,20 @@ class RendererDataset(Dataset):
     """Windows of ``sequence_length`` consecutive (skeleton, frame) pairs from ``data_dir``."""
 
     def __init__(
-        self, data_dir: str | Path, sequence_length: int, crop: int = 0, part_focus: float = 0.0
+        self,
+        data_dir: str | Path,
+        sequence_length: int,
+        crop: int = 0,
+        part_focus: float = 0.0,
+        sequences: Sequence[str] | None = None,
     ) -> None:
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise InputError(f"renderer data directory not found: {data_dir}")
+        if sequences is not None:
+            unknown = sorted(set(sequences) - {p.name for p in data_dir.iterdir() if p.is_dir()})
+            if unknown:
+                raise InputError(f"{data_dir}: no sequence folder for {unknown[:3]}")
         if not 0.0 <= part_focus <= 1.0:
             raise InputError(f"part_focus must be within [0, 1]; got {part_focus}")
         self.sequence_length = int(sequence_length)
@@ -107,6 +117,8 @@ class RendererDataset(Dataset):
         self.part_focus = float(part_focus)
         self.sequences: list[tuple[list[Path], list[Path]]] = []
         for seq in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+            if sequences is not None and seq.name not in sequences:
+                continue
             skel_dir, frame_dir = seq / SKELETON_DIR, seq / FRAMES_DIR
             if not skel_dir.is_dir() or not frame_dir.is_dir():
                 continue

@@ -16,7 +16,7 @@ painted colors of the skeleton images (render/part_boxes.py); missing parts are 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +89,7 @@ class RendererTrainer:
         if self.world > 1:
             for p in [*self.generator.parameters(), *self.discriminators.parameters()]:
                 dist.broadcast(p.data, src=0)
-        self.autocast = device.type == "cuda" and t.bf16
+        self.autocast = t.bf16 and (device.type == "cuda" or (device.type == "cpu" and t.bf16_cpu))
 
     def _average_gradients(self, module: torch.nn.Module) -> None:
         if self.world == 1:
@@ -173,6 +173,7 @@ def train_worker(
     resume: bool = True,
     device: str | torch.device | None = None,
     progress: bool = True,
+    sequences: Sequence[str] | None = None,
 ) -> TrainingResult:
     """The training loop of one worker (module docstring); see :func:`train_renderer`."""
     if not isinstance(config, RendererConfig):
@@ -185,7 +186,7 @@ def train_worker(
         raise InputError(f"device {str(device)!r} requested but CUDA is not available")
     tc = config.training
     out_dir = Path(out_dir)
-    dataset = RendererDataset(data_dir, tc.sequence_length, tc.crop, tc.part_focus)
+    dataset = RendererDataset(data_dir, tc.sequence_length, tc.crop, tc.part_focus, sequences)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=tc.seed)
     loader = DataLoader(
         dataset,
@@ -268,8 +269,12 @@ def train_renderer(
     resume: bool = True,
     device: str | torch.device | None = None,
     progress: bool = True,
+    sequences: Sequence[str] | None = None,
 ) -> TrainingResult:
     """Train a renderer on ``data_dir`` (layout: render/renderer_data.py) into ``out_dir``.
+
+    ``sequences`` names the sequence folders to train on (None: all of them; a pipeline passes
+    its training split so held-out recordings stay unseen).
 
     Single process, CPU or one GPU (``device``: None picks CUDA when available). With ``resume``
     an existing checkpoint in ``out_dir`` is continued: the step count and optimizer states carry
@@ -279,4 +284,4 @@ def train_renderer(
     """
     if not Path(data_dir).is_dir():
         raise InputError(f"renderer data directory not found: {data_dir}")
-    return train_worker(data_dir, out_dir, config, callback, resume, device, progress)
+    return train_worker(data_dir, out_dir, config, callback, resume, device, progress, sequences)

@@ -74,3 +74,24 @@ def test_unknown_framing_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _prepared(tmp_path, monkeypatch, {"max_side": 64, "framing": "face"})
     with pytest.raises(StageError, match=r"skeletons\.framing must be 'full' or 'speaker'"):
         skeletons.main()
+
+
+def test_held_out_recordings_stay_out_of_the_plate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plate is the median of training frames only: a held-out recording painted white
+    changes it when it is counted and leaves it as it was when it is held out."""
+    import shutil
+
+    root = _prepared(tmp_path, monkeypatch, {"max_side": 64, "framing": "speaker"})
+    ingest_dir = root / "data/interim/ingest"
+    shutil.copytree(ingest_dir / "r1", ingest_dir / "r2")
+    for png in (ingest_dir / "r2" / "frames").glob("*.png"):
+        cv2.imwrite(str(png), np.full_like(cv2.imread(str(png)), 255))
+    kp_dir = root / "data/interim/keypoints"
+    shutil.copy(kp_dir / "r1.npz", kp_dir / "r2.npz")
+    source = (_helpers.W, _helpers.H)
+    with_held = skeletons.speaker_framing(64, source, 30).background
+    without = skeletons.speaker_framing(64, source, 30, held_out=["r2"]).background
+    assert with_held is not None and without is not None
+    assert without.mean() < 60 < with_held.mean()

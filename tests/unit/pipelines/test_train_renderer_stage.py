@@ -30,10 +30,15 @@ def _workspace(root: Path, workers: int) -> None:
         "workers": workers,
         "cpus_per_worker": 0.5,
     }
-    params = {"speaker_dir": "spk", "train_renderer": settings}
+    params = {"speaker_dir": "spk", "train_renderer": settings, "split": {"holdout": ["seq1"]}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     skels, reals = synthetic_sequence()
-    write_sequence(root / "data/interim/skeletons/seq0", skels, reals)
+    for rec in ("seq0", "seq1"):
+        write_sequence(root / "data/interim/skeletons" / rec, skels, reals)
+        (root / "data/interim/ingest" / rec).mkdir(parents=True)
+        (root / "data/interim/ingest" / rec / "meta.json").write_text("{}")
+    # the held-out recording is never read: a frame missing there would fail the dataset
+    (root / "data/interim/skeletons/seq1/frames/000000.png").unlink()
 
 
 def _check_outputs(root: Path) -> dict[str, float]:

@@ -17,7 +17,7 @@ from speech2video.render import checkpoint as ckpt
 from speech2video.render.palette import FACE, LEFT_HAND_CIRCLE, RIGHT_HAND_CIRCLE
 from speech2video.render.part_boxes import part_masks
 from speech2video.render.renderer_config import PRESETS, RendererConfig, load_config, preset
-from speech2video.render.renderer_data import RendererDataset, write_sequence
+from speech2video.render.renderer_data import RendererDataset, collate, write_sequence
 from speech2video.render.renderer_training import train_renderer
 
 
@@ -100,6 +100,16 @@ def test_dataset_windows_and_crop(data_dir: Path) -> None:
     assert sample.frames.min() >= -1 and sample.frames.max() <= 1
 
 
+def test_dataset_keeps_only_the_sequences_named(data_dir: Path, tmp_path: Path) -> None:
+    assert len(RendererDataset(data_dir, 3, sequences=["seq0"]).sequences) == 1
+    with pytest.raises(InputError, match=r"no sequence folder for \['held'\]"):
+        RendererDataset(data_dir, 3, sequences=["seq0", "held"])
+    write_sequence(tmp_path / "seq0", *synthetic_sequence())
+    write_sequence(tmp_path / "seq1", *synthetic_sequence())
+    assert len(RendererDataset(tmp_path, 3, sequences=["seq1"]).sequences) == 1
+    assert len(RendererDataset(tmp_path, 3).sequences) == 2
+
+
 def test_part_focused_crops_hold_a_part(tmp_path: Path) -> None:
     """Small parts in a large frame: focused crops always hold one, uniform crops seldom do."""
     size, frames = 128, 3
@@ -144,6 +154,23 @@ def test_tiny_training_reduces_l1_and_writes_outputs(data_dir: Path, tmp_path: P
     assert ckpt.has_training_checkpoint(tmp_path / "ckpt")
     grid = cv2.imread(str(tmp_path / "ckpt" / "samples" / "step_0000015.png"))
     assert grid.shape == (3 * 32, 3 * 32, 3)
+
+
+def test_bf16_on_the_cpu_is_opt_in_and_still_learns(data_dir: Path) -> None:
+    """``training.bf16_cpu`` turns CPU autocast on (off by default); the L1 falls as in fp32."""
+    from speech2video.render.renderer_training import RendererTrainer
+
+    cpu = torch.device("cpu")
+    assert not RendererTrainer(tiny(1), cpu).autocast
+    trainer = RendererTrainer(tiny(1, bf16_cpu=True), cpu)
+    assert trainer.autocast
+    batch = collate([RendererDataset(data_dir, 3)[0]])
+    l1 = []
+    for _ in range(15):
+        metrics, fake = trainer.step(batch.skeletons, batch.frames)
+        l1.append(metrics["l1"])
+    assert fake.dtype == torch.float32 and np.isfinite(l1).all()
+    assert np.mean(l1[-5:]) < 0.7 * np.mean(l1[:3]), l1
 
 
 def test_resume_continues_step_count_and_optimizer(data_dir: Path, tmp_path: Path) -> None:
