@@ -8,7 +8,11 @@ audio alone, beside the baselines: the training mean pose held still, and the sa
 other speech of the same speaker (``../shared/data/speech/BEAT2_2_scott_0_2_2.wav``). The
 validation part is never seen in training (early stopping uses held-out blocks of the training
 part). ``--speaker demo`` runs the same on the synthetic demo speaker (generated into a temporary
-folder; its ground-truth poses, held-out recordings by ``split_recordings``).
+folder; its ground-truth poses, held-out recordings by ``split_recordings``). ``--speaker
+workspace --workspace PATH`` runs it on an enrolled speaker's workspace after its ``features``
+stage (poses fitted from video; its own held-out recordings). ``--set pretrain='{epochs: 20}'``
+pre-trains on the shared BEAT2 capture first, as the stage's ``pretrain`` does
+(``pipelines/mocap_pretraining.py``): the capture's body and jaw, then the speaker's data.
 
 The recipe is ``params.yaml``'s ``train_audio_to_pose`` section (what ``dvc repro`` trains), with
 ``--set key=value`` overrides (YAML values), e.g. ``--set target_normalization=none --set
@@ -40,7 +44,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks.motion_real_data import PHONES_FROM, REPO, BenchmarkData, beat2_data, demo_data
+from benchmarks.motion_real_data import (
+    PHONES_FROM,
+    REPO,
+    BenchmarkData,
+    beat2_capture_folder,
+    beat2_data,
+    demo_data,
+    workspace_data,
+)
 from benchmarks.table import print_table
 
 PARTS = ("jaw", "face", "body", "hands")
@@ -69,6 +81,7 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 def train(utterances: list, p: dict, threads: int, callback=None):  # -> (model, TrainResult)
     import torch
 
+    from pipelines.mocap_pretraining import pretrain, pretrain_settings
     from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
     from speech2video.motion.training import PoseSequenceDataset, TrainConfig, train_lstm
 
@@ -76,6 +89,12 @@ def train(utterances: list, p: dict, threads: int, callback=None):  # -> (model,
     torch.manual_seed(int(p.get("seed", 0)))
     model = SequenceToPoseLSTM(audio_to_pose_config(**{k: p[k] for k in ARCH if p.get(k)}))
     config = TrainConfig.from_params(p)
+    spec = pretrain_settings(p)
+    if spec is not None:  # the stage's pre-training, on the shared BEAT2 capture
+        if p.get("phones"):
+            sys.exit("motion_real: pretrain takes the 28 audio features only (no phones)")
+        figures = pretrain(model, spec, p, beat2_capture_folder())
+        print(f"pre-trained: {figures}", file=sys.stderr, flush=True)
 
     def show(epoch: int, m: dict[str, float]) -> None:
         val = m.get("val_loss", float("nan"))
@@ -261,7 +280,9 @@ def write_figures(out: Path, runs: list[Run], fps: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speaker", choices=("beat2", "demo"), default="beat2")
+    parser.add_argument("--speaker", choices=("beat2", "demo", "workspace"), default="beat2")
+    parser.add_argument("--workspace", type=Path, default=None,
+                        help="with --speaker workspace: a workspace after features")  # fmt: skip
     parser.add_argument("--demo-config", default="demo", help="demo speaker preset (tiny|demo)")
     parser.add_argument("--train-s", type=float, default=30.0)
     parser.add_argument("--val-s", type=float, default=10.0)
@@ -282,11 +303,14 @@ def main() -> None:
         base = recipe(args.set + sets)
         phones = str(base.get("phones") or "")
         if phones not in cache:
-            cache[phones] = (
-                beat2_data(args.train_s, args.val_s, phones, args.phones_from)
-                if args.speaker == "beat2"
-                else demo_data(args.demo_config, phones, args.phones_from)
-            )
+            if args.speaker == "beat2":
+                cache[phones] = beat2_data(args.train_s, args.val_s, phones, args.phones_from)
+            elif args.speaker == "demo":
+                cache[phones] = demo_data(args.demo_config, phones, args.phones_from)
+            else:
+                if args.workspace is None or phones:
+                    sys.exit("motion_real: --speaker workspace needs --workspace, and no phones")
+                cache[phones] = workspace_data(args.workspace)
         data = cache[phones]
         for seed in args.seeds if args.seeds is not None else [int(base.get("seed", 0))]:
             p = {**base, "seed": seed}

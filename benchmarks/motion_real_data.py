@@ -157,3 +157,62 @@ def demo_data(config: str, phones: str = "", phones_from: str = "transcript") ->
     other = [data[r][0] for r in train_ids[:4]]
     desc = f"synthetic demo speaker ({config}, quick check): {len(train)} train, held out {held}"
     return BenchmarkData(train, clips, other, desc)
+
+
+def workspace_data(workspace: Path) -> BenchmarkData:
+    """An enrolled speaker's workspace after its ``features`` stage (e.g. ``s2v enrol --no-run``
+    then ``dvc repro features``): its training recordings' audio features and fitted poses,
+    its held-out recordings as clips; other audio: the shared BEAT2 speech (another person)."""
+    import yaml
+
+    from speech2video.audio.io import decode
+    from speech2video.body.motion_file import load_motion
+    from speech2video.evaluation.motion_evaluation import HeldOutClip
+    from speech2video.motion.training import Utterance
+
+    workspace = workspace.resolve()
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    cwd = os.getcwd()
+    os.chdir(workspace)  # the stages' paths are relative to the workspace
+    try:
+        from pipelines.recordings import held_out_recordings
+
+        held = held_out_recordings(params)
+    finally:
+        os.chdir(cwd)
+    feats = workspace / "data/interim/features"
+    motions = workspace / "data/interim/fit/motion"
+    recs = sorted(p.stem for p in motions.glob("*.npz") if (feats / f"{p.stem}.npy").is_file())
+    if not recs:
+        sys.exit(f"motion_real: {workspace}: no features and fitted motion (dvc repro features)")
+    data = {}
+    for rec in recs:
+        motion = load_motion(motions / f"{rec}.npz")
+        data[rec] = (np.load(feats / f"{rec}.npy"), motion.poses, motion.fps)
+    train = [Utterance(*data[r], r) for r in recs if r not in held]
+    clips = [HeldOutClip(r, {"audio": data[r][0]}, data[r][1], data[r][2]) for r in held]
+    if not train or not clips:
+        sys.exit(f"motion_real: {workspace}: needs training and held-out recordings")
+    other_wav = SHARED / f"{OTHER_AUDIO}.wav"
+    other = [inputs(decode(other_wav), None, "")] if other_wav.is_file() else [train[0].features]
+    seconds = sum(len(u.poses) / u.fps for u in train)
+    desc = (
+        f"workspace {workspace.name} (fitted from video): {len(train)} training recordings "
+        f"({seconds:.1f} s), held out {held}"
+    )
+    return BenchmarkData(train, clips, other, desc)
+
+
+def beat2_capture_folder() -> Path:
+    """A mocap speaker folder (mocap/<rec>.npz + audio/<rec>.wav, links) holding the shared
+    40 s BEAT2 capture: the pre-training corpus of ``pretrain=...`` variants."""
+    npz, wav = (SHARED / f"{MOCAP}{ext}" for ext in (".npz", ".wav"))
+    for path in (npz, wav):
+        if not path.is_file():
+            sys.exit(f"motion_real: {path} not found (set S2V_SHARED_DATA)")
+    root = Path(tempfile.mkdtemp(prefix="s2v-capture-"))
+    (root / "mocap").mkdir()
+    (root / "audio").mkdir()
+    os.symlink(npz, root / "mocap" / "beat2.npz")
+    os.symlink(wav, root / "audio" / "beat2.wav")
+    return root

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.mocap_pretraining import pretrain, pretrain_settings
 from pipelines.recordings import (
     FEATURES_DIR,
     FIT_DIR,
@@ -68,7 +69,14 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
     except (TypeError, ValueError) as exc:
         raise StageError(f"params.yaml {stage}: {exc}") from None
     dataset = PoseSequenceDataset(utterances, config.input_rate)
+    spec = pretrain_settings(p)
+    if spec is not None and source != "audio":
+        raise StageError(f"params.yaml {stage}: pretrain is for the audio model only")
     with TrainingRun(stage, speaker, {**p, "recordings": len(utterances)}) as run:
+        pre = {}
+        if spec is not None:  # motion capture first (pipelines/mocap_pretraining.py)
+            folder = Path(params["speaker_dir"]) / str(spec["folder"])
+            pre = pretrain(model, spec, p, folder, run.log_epoch)
         result = train_lstm(model, dataset, train_config, callback=run.log_epoch)
         with stage_output(MODELS_DIR / component) as out:
             model.save(out)
@@ -79,6 +87,7 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
             "best_val_loss": result.best_loss,
             "train_seconds": result.seconds,
             "recordings": len(utterances),
+            **pre,
         }
         run.log_metrics({k: float(v) for k, v in summary.items()})
         run.set_tags({"component": component})

@@ -17,3 +17,59 @@ def test_phonetic_input_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     with pytest.raises(StageError, match="phones 'viseme': phonetic input is measured by"):
         train_pose_model("train_audio_to_pose", "audio_to_pose", "audio")
+
+
+def _mocap_workspace(root: Path, pretrain: object) -> None:
+    """A synthetic mocap speaker (its own three recordings) with a capture of two others under
+    ``spk/pretrain``, run through ingest, fit and features."""
+    from pipelines import features, fit, ingest
+    from tests.integration.test_dvc_mocap import make_mocap_speaker
+
+    make_mocap_speaker(root / "spk", seconds=3.0, count=3)
+    make_mocap_speaker(root / "spk" / "pretrain", seconds=4.0, count=2)
+    settings = {"hidden": 16, "layers": 1, "epochs": 2, "batch_size": 4, "window_s": 1.0,
+                "batches_per_epoch": 2, "val_fraction": 0.0, "pretrain": pretrain}  # fmt: skip
+    params = {
+        "speaker_dir": "spk",
+        "motion_source": "mocap",
+        "split": {"holdout": ["rec2"]},
+        "features": {"transcribe_missing": False},
+        "train_audio_to_pose": settings,
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    ingest.main()
+    fit.main()
+    features.main()
+
+
+def test_mocap_pretraining_runs_first_and_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _mocap_workspace(tmp_path, {"epochs": 3})
+    train_pose_model("train_audio_to_pose", "audio_to_pose", "audio")
+    metrics = json.loads((tmp_path / "metrics/train_audio_to_pose.json").read_text())
+    assert metrics["pretrain_recordings"] == 2.0 and metrics["pretrain_epochs_run"] == 3.0
+    assert metrics["pretrain_seconds_of_capture"] == pytest.approx(8.0, abs=0.1)
+    assert metrics["recordings"] == 2 and metrics["epochs_run"] == 2
+
+
+def test_pretraining_settings_and_folder_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.mocap_pretraining import pretrain_settings
+
+    assert pretrain_settings({}) is None and pretrain_settings({"pretrain": None}) is None
+    assert pretrain_settings({"pretrain": True})["parts"] == ["body", "mouth"]
+    with pytest.raises(StageError, match=r"unknown key\(s\) \['epoch'\]"):
+        pretrain_settings({"pretrain": {"epoch": 3}})
+    with pytest.raises(StageError, match=r"pretrain\.parts: \['jaw'\]"):
+        pretrain_settings({"pretrain": {"parts": ["jaw"]}})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _mocap_workspace(tmp_path, {"folder": "elsewhere"})
+    with pytest.raises(StageError, match=r"spk/elsewhere: no pre-training folder"):
+        train_pose_model("train_audio_to_pose", "audio_to_pose", "audio")
