@@ -47,10 +47,12 @@ def pretrain_settings(p: dict[str, Any]) -> dict[str, Any] | None:
     if unknown:
         raise StageError(f"params pretrain: unknown key(s) {unknown}; known {sorted(DEFAULTS)}")
     out = {**DEFAULTS, **spec}
+    from speech2video.body.pose_layout import LOSS_GROUPS
+
     parts = list(out["parts"])
-    bad = sorted(set(parts) - {"body", "hands", "mouth", "face"})
+    bad = sorted(set(parts) - set(LOSS_GROUPS))
     if bad or not parts:
-        raise StageError(f"params pretrain.parts: {bad or parts} (use body, hands, mouth, face)")
+        raise StageError(f"params pretrain.parts: {bad or parts} (use {', '.join(LOSS_GROUPS)})")
     if int(out["epochs"]) < 1:
         raise StageError(f"params pretrain.epochs must be >= 1; got {out['epochs']}")
     return out
@@ -99,10 +101,8 @@ def pretrain(
     from speech2video.motion.training import PoseSequenceDataset, TrainConfig, train_lstm
 
     utterances, report = pretraining_utterances(folder, folder.name)
-    weights = dict(p.get("loss_weights") or {})
-
-    weights = {k: (weights.get(k, v) if k in spec["parts"] else 0.0)
-               for k, v in DEFAULT_LOSS_WEIGHTS.items()}  # fmt: skip
+    stage_weights = {**DEFAULT_LOSS_WEIGHTS, **(p.get("loss_weights") or {})}
+    weights = {k: (w if k in spec["parts"] else 0.0) for k, w in stage_weights.items()}
     settings = {**p, "epochs": int(spec["epochs"]), "shrink_to_mean": False}
     config = TrainConfig.from_params({**settings, "loss_weights": weights})
     dataset = PoseSequenceDataset(utterances, model.config.input_rate)
