@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
     import torch
 
-    from pipelines.recordings import SKELETONS_DIR, held_out_recordings
+    from pipelines.recordings import SKELETONS_DIR, skeleton_split
     from pipelines.train_renderer import renderer_config
     from speech2video.evaluation.render_metrics import psnr, render_frames, score_frames
     from speech2video.render.checkpoint import load_renderer
@@ -96,10 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     params = yaml.safe_load((workspace / "params.yaml").read_text())
-    held = held_out_recordings(params)
-    seqs = sorted(d.name for d in SKELETONS_DIR.iterdir() if (d / "skeleton").is_dir())
-    train = [s for s in seqs if s not in held]
-    held = [s for s in seqs if s in held]
+    train, held = skeleton_split(params)
     if not train or not held:
         print(f"needs training and held-out skeletons; got {train} / {held}", file=sys.stderr)
         return 2

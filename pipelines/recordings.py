@@ -107,3 +107,12 @@ def held_out_recordings(params: dict[str, Any]) -> list[str]:
         ingested_recordings(), split.get("holdout", 0.1), int(split.get("seed", 0)), posing
     )
     return held
+
+
+def skeleton_split(params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(training, held-out) recordings with skeleton sequences in ``SKELETONS_DIR``, split as
+    ``evaluate`` splits them (:func:`held_out_recordings`): what the renderer trains on and
+    what it is scored on."""
+    held = set(held_out_recordings(params))
+    seqs = sorted(d.name for d in SKELETONS_DIR.iterdir() if (d / "skeleton").is_dir())
+    return [s for s in seqs if s not in held], [s for s in seqs if s in held]

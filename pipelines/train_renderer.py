@@ -25,7 +25,7 @@ from pipelines.recordings import (
     METRICS_DIR,
     MODELS_DIR,
     SKELETONS_DIR,
-    held_out_recordings,
+    skeleton_split,
     speaker_info,
 )
 from pipelines.stage_io import StageError, load_params, run_stage, stage_file, stage_output
@@ -101,10 +101,7 @@ def main() -> None:
             if step % log_every == 0:
                 run.log_metrics(metrics, step)
 
-        held = set(held_out_recordings(params))
-        sequences = sorted(
-            d.name for d in SKELETONS_DIR.iterdir() if d.is_dir() and d.name not in held
-        )
+        sequences, _ = skeleton_split(params)
         if not sequences:
             raise StageError(f"{SKELETONS_DIR}: no training recordings (all are held out)")
         workers = int(p.get("workers", 1))
