@@ -7,9 +7,10 @@ next to the ingested frame, at the render size. ``skeletons.framing``:
 - ``speaker``: the crop that holds the speaker's detected keypoints over the training recordings
   (with a margin), scaled so its longer side is ``max_side`` (render/framing.py): a real person
   filmed with room around them keeps their face and hands at several times the pixels. The served
-  profile then carries the framing and a background plate (the median of ``plate_frames``
-  frames), so synthesis puts the rendered crop back into the recording's frame. Framing and
-  plate come from the training recordings only, never ``split``'s held-out ones.
+  profile then carries the framing and a background plate from ``plate_frames`` frames, so
+  synthesis puts the rendered crop back into the recording's frame; ``plate`` (:data:`PLATES`,
+  default ``person_free``) says how it treats the person. Framing and plate come from the
+  training recordings only, never ``split``'s held-out ones.
 
 The camera's intrinsics follow the crop and scale. Also writes ``models/body_model``: the
 speaker profile at the render size, the component the renderer is served with.
@@ -36,6 +37,12 @@ from pipelines.recordings import (
 )
 from pipelines.stage_io import StageError, load_params, run_stage, stage_output
 
+#: ``skeletons.plate``: ``person_free``: each pixel from the frames where the person (by their
+#: keypoints) did not cover it, every frame's median where they always do; ``inpainted``: the
+#: same, inpainted where they always are (the generator paints the whole person); ``median``:
+#: every frame's median, the person included (ghosts of the hands where they moved).
+PLATES = ("person_free", "inpainted", "median")
+
 
 def render_size(width: int, height: int, max_side: int) -> tuple[int, int, float]:
     """(width, height, scale) with the longer side at most ``max_side``, both even."""
@@ -53,22 +60,38 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def speaker_framing(
-    max_side: int, source: tuple[int, int], plate_frames: int = 30, held_out: Sequence[str] = ()
+    max_side: int,
+    source: tuple[int, int],
+    plate_frames: int = 30,
+    held_out: Sequence[str] = (),
+    plate: str = "person_free",
 ):
     """The framing around the speaker's keypoints in the training recordings, with its
-    background plate (the median of ``plate_frames`` ingested frames spread over them).
-    ``held_out`` recordings are left out of both: evaluation judges the renderer on them."""
+    background plate from ``plate_frames`` ingested frames spread over them (``plate``: one of
+    :data:`PLATES`). ``held_out`` recordings are left out of both:
+    evaluation judges the renderer on them."""
     import numpy as np
 
     from speech2video.fitting.keypoint_set import load_keypoints
-    from speech2video.render.framing import Framing, background_plate, framing_from_points
+    from speech2video.render.framing import (
+        Framing,
+        background_plate,
+        framing_from_points,
+        person_region,
+    )
 
-    files = sorted(f for f in KEYPOINTS_DIR.glob("*.npz") if f.stem not in held_out)
-    if not files:
+    if plate not in PLATES:
+        choices = ", ".join(PLATES)
+        raise StageError(f"params skeletons.plate must be one of {choices}; got {plate!r}")
+    keypoints = {
+        f.stem: load_keypoints(f)
+        for f in sorted(KEYPOINTS_DIR.glob("*.npz"))
+        if f.stem not in held_out
+    }
+    if not keypoints:
         raise StageError(f"{KEYPOINTS_DIR}: no keypoints to frame the speaker with")
     points = []
-    for path in files:
-        kp = load_keypoints(path)
+    for kp in keypoints.values():
         points.append(kp.joints[kp.joint_conf > 0.3])
         points.append(kp.landmarks[kp.landmark_conf > 0.3])
     framing = framing_from_points(np.concatenate(points), source, max_side)
@@ -77,9 +100,26 @@ def speaker_framing(
     )
     count = min(plate_frames, len(frames))
     picked = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, count).round()]
-    images = [cv2.imread(str(f))[:, :, ::-1] for f in dict.fromkeys(picked)]
-    plate = background_plate([im for im in images if im.shape[:2] == source[::-1]], framing)
-    return Framing(**{**framing.to_dict(), "background": plate})
+    images, people = [], []
+    for path in dict.fromkeys(picked):
+        image = cv2.imread(str(path))[:, :, ::-1]
+        if image.shape[:2] != source[::-1]:
+            continue
+        images.append(image)
+        kp = keypoints.get(path.parent.parent.name)
+        i = int(path.stem)
+        if kp is None or i >= kp.num_frames or not kp.person_frames()[i]:
+            people.append(None)  # the person is somewhere unknown: no pixel counts as free
+            continue
+        joints = kp.joints[i][kp.joint_conf[i] > 0.3]
+        face = kp.landmarks[i][kp.landmark_conf[i] > 0.3]
+        people.append(person_region(joints, face, framing))
+    if plate == "median":
+        background = background_plate(images, framing)
+    else:
+        fill = "inpaint" if plate == "inpainted" else "median"
+        background = background_plate(images, framing, people, fill=fill)
+    return Framing(**{**framing.to_dict(), "background": background})
 
 
 def main() -> None:
@@ -106,6 +146,7 @@ def main() -> None:
             (profile.width, profile.height),
             int(p.get("plate_frames", 30)),
             held_out_recordings(params),
+            str(p.get("plate", "person_free")),
         )
         (width, height), scale = framing.render_size, framing.scale
         x0, y0 = framing.x, framing.y

@@ -4,9 +4,11 @@ A real recording is mostly background: a TV host at 1280×720 scaled to 256 px w
 about 30 px tall. So the renderer works on a crop that follows the speaker (the union of their
 fitted keypoints over the recording, with a margin), scaled so its longer side is the render
 size: the face gets several times the pixels. At synthesis the generated crop is put back into
-the recording's frame over a still background plate (the per-pixel median of the recording's
-frames, at the same scale), with a feathered edge, so the video keeps the recording's aspect
-ratio and its fixed background without the generator spending capacity on it.
+the recording's frame over a still background plate with a feathered edge, so the video keeps
+the recording's aspect ratio and its fixed background without the generator spending capacity on
+it. The plate is a per-pixel median over the training frames at the same scale; with the
+person's regions (:func:`person_region`) each pixel comes from the frames where the person did
+not cover it (:func:`background_plate`), so it keeps no ghost of a hand that moved away.
 
 A :class:`Framing` lives in the speaker's body_model component (``framing.json`` and
 ``background.png``); a profile without one renders the whole frame, as before.
@@ -141,15 +143,94 @@ def crop_frame(frame: np.ndarray, framing: Framing) -> np.ndarray:
     return cv2.resize(crop, framing.render_size, interpolation=cv2.INTER_AREA)
 
 
-def background_plate(frames: list[np.ndarray], framing: Framing) -> np.ndarray:
-    """Per-pixel median of source frames (H, W, 3), at the framing's scale: (H', W', 3) uint8."""
+def person_region(
+    joints: np.ndarray, face: np.ndarray, framing: Framing, grow: float = 0.12
+) -> np.ndarray:
+    """Where the person is in one frame, roughly: (H', W') bool at the framing's frame size.
+
+    joints: (J, 2) and face: (L, 2) source pixels of the frame's confident keypoints (either may
+    be empty). The region is the convex hull of all the points grown by ``grow`` of its longer
+    side (clothes reach past the joints), plus a disk over the head (landmarks stop at the
+    brows; hair does not).
+    """
+    import cv2
+
+    fw, fh = framing.frame_size
+    sx, sy = fw / framing.source_width, fh / framing.source_height
+    mask = np.zeros((fh, fw), np.uint8)
+    pts = np.concatenate([np.reshape(joints, (-1, 2)), np.reshape(face, (-1, 2))]) * (sx, sy)
+    if pts.shape[0] >= 3:
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 1)
+        r = max(1, round(grow * float(np.ptp(pts, axis=0).max())))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        mask = cv2.dilate(mask, kernel)
+    f = np.reshape(face, (-1, 2)) * (sx, sy)
+    if f.shape[0] >= 3:
+        radius = 1.1 * float(np.ptp(f, axis=0).max())
+        cv2.circle(mask, tuple(int(v) for v in f.mean(axis=0)), max(1, round(radius)), 1, -1)
+    return mask.astype(bool)
+
+
+def background_plate(
+    frames: list[np.ndarray],
+    framing: Framing,
+    people: list[np.ndarray | None] | None = None,
+    fill: str = "median",
+    min_free: int = 2,
+) -> np.ndarray:
+    """The still background under the speaker: (H', W', 3) uint8 at the framing's scale.
+
+    frames: source frames (H, W, 3). Without ``people`` it is the per-pixel median (the person
+    included, blurred where they move). With ``people`` (one (H', W') bool
+    :func:`person_region` per frame; None where no person was found, which counts as covering
+    the whole frame) each pixel is the median of the frames in which the person did not cover
+    it, when at least ``min_free`` did not: a hand that moves off the desk leaves the desk, not a
+    ghost of the hand. Where the person always is, ``fill`` says what the plate holds: ``median``
+    (every frame's median there: a blurred copy of what barely moves, which the generator only
+    corrects) or ``inpaint`` (inpainted from around it, so the generator paints the whole
+    person).
+    """
     import cv2
 
     if not frames:
         raise InputError("no frames to make a background plate from")
+    if fill not in ("median", "inpaint"):
+        raise InputError(f"plate fill must be 'median' or 'inpaint'; got {fill!r}")
     size = framing.frame_size
     small = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
-    return np.median(small, axis=0).astype(np.uint8)
+    median = np.median(small, axis=0).astype(np.uint8)
+    if people is None:
+        return median
+    if len(people) != len(frames):
+        raise InputError(f"{len(people)} person regions for {len(frames)} frames")
+    free = np.stack([_free_pixels(m, size) for m in people])  # (N, H', W') bool
+    count = free.sum(axis=0)
+    plate = median.copy()
+    for y in range(0, size[1], 64):  # in bands: (N, 64, W', 3) at a time
+        band = slice(y, y + 64)
+        values = np.where(free[:, band, :, None], small[:, band], np.nan).astype(np.float32)
+        values.sort(axis=0)  # NaN last: the free values of each pixel come first
+        n = np.maximum(count[band], 1)[None, :, :, None]
+        lo = np.take_along_axis(values, (n - 1) // 2, axis=0)[0]
+        hi = np.take_along_axis(values, n // 2, axis=0)[0]
+        ok = count[band] >= min_free
+        plate[band][ok] = ((lo + hi) / 2)[ok].round().astype(np.uint8)
+    hole = (count < min_free).astype(np.uint8)
+    if fill == "inpaint" and hole.any():
+        if hole.all():
+            raise InputError("the person covers every pixel of every plate frame")
+        radius = max(3, round(0.02 * max(size)))
+        plate = cv2.inpaint(plate, hole, radius, cv2.INPAINT_TELEA)
+    return plate
+
+
+def _free_pixels(mask: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
+    """(H', W') bool: the pixels a person region leaves free (none when no person was found)."""
+    if mask is None:
+        return np.zeros(size[::-1], bool)
+    if mask.shape != size[::-1]:
+        raise InputError(f"a person region is {mask.shape[::-1]}; the plate is {size}")
+    return ~mask
 
 
 def composite(generated: np.ndarray, framing: Framing) -> np.ndarray:

@@ -8,7 +8,7 @@ For frame ``t`` the generator sees the skeleton images ``t-K .. t`` and its own 
 - an occlusion mask ``m`` in [0, 1],
 
 and outputs ``m · warp(frame_{t-1}, flow) + (1 − m) · h``. A speaker filmed by a fixed camera has
-a still background plate (the median of the recording's frames, person included): with
+a still background plate (from the recording's training frames, render/framing.py): with
 ``config.background_*`` set the generator also sees that plate and predicts a foreground alpha
 ``a``, and the frame is ``a · (the above) + (1 − a) · plate``, so it spends its capacity on the
 person instead of re-inventing a background it is given. The plate is a buffer of the module

@@ -74,6 +74,9 @@ def test_unknown_framing_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _prepared(tmp_path, monkeypatch, {"max_side": 64, "framing": "face"})
     with pytest.raises(StageError, match=r"skeletons\.framing must be 'full' or 'speaker'"):
         skeletons.main()
+    named = r"skeletons\.plate must be one of person_free, inpainted, median; got 'clean'"
+    with pytest.raises(StageError, match=named):
+        skeletons.speaker_framing(64, (_helpers.W, _helpers.H), plate="clean")
 
 
 def test_held_out_recordings_stay_out_of_the_plate(

@@ -20,6 +20,7 @@ from speech2video.render.framing import (
     crop_frame,
     framing_from_points,
     load_framing,
+    person_region,
     save_framing,
 )
 
@@ -78,6 +79,63 @@ def test_composite_of_a_crop_rebuilds_the_frame() -> None:
         composite(crop[:10], framed)
     with pytest.raises(InputError, match="framing is for"):
         crop_frame(frames[0][:50], framed)
+
+
+def _square_region(i: int, f: Framing) -> np.ndarray:
+    """The person region of :func:`_scene`'s frame ``i``: the square's corners, not grown."""
+    x0, x1 = 140 + 3 * i, 179 + 3 * i
+    corners = np.array([[x0, 60], [x1, 60], [x0, 119], [x1, 119]], np.float32)
+    return person_region(corners, np.empty((0, 2)), f, grow=0.0)
+
+
+def test_a_person_free_plate_has_no_ghost_of_the_person() -> None:
+    """Where the square only passes, the person-free plate is the background exactly; where it
+    always is (x 164-179), ``fill`` keeps the median's copy of it or inpaints it away."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    background = np.stack([xx // 2, yy, np.full_like(xx, 100)], -1).astype(np.uint8)
+    frames = []
+    for i in range(9):
+        frame = background.copy()
+        frame[60:120, 140 + 3 * i : 180 + 3 * i] = (250, 20, 20)
+        frames.append(frame)
+    f = Framing(0, 0, W, H, W, H, 1.0)
+    people = [_square_region(i, f) for i in range(len(frames))]
+    median = background_plate(frames, f)
+    kept = background_plate(frames, f, people)
+    plate = background_plate(frames, f, people, fill="inpaint")
+    assert tuple(median[90, 157]) == (250, 20, 20)  # a ghost where the square passed (7 of 9)
+    assert tuple(kept[90, 157]) == tuple(background[90, 157])  # free in the other 2
+    assert tuple(median[90, 170]) == tuple(kept[90, 170]) == (250, 20, 20)  # where it always is
+    passed = (slice(62, 118), slice(142, 157))
+    assert np.abs(kept[passed].astype(int) - background[passed]).max() <= 1
+    assert np.abs(plate[passed].astype(int) - background[passed]).max() <= 1
+    always = (slice(62, 118), slice(166, 178))
+    assert np.abs(plate[always].astype(int) - background[always]).mean() < 20
+    assert np.abs(median[always].astype(int) - background[always]).mean() > 60
+    assert np.array_equal(plate[:50], background[:50])  # never covered: untouched
+    with pytest.raises(InputError, match="covers every pixel"):
+        background_plate(frames, f, [None] * len(frames), fill="inpaint")
+    assert np.array_equal(background_plate(frames, f, [None] * len(frames)), median)
+    with pytest.raises(InputError, match="fill must be 'median' or 'inpaint'"):
+        background_plate(frames, f, people, fill="blur")
+    with pytest.raises(InputError, match="8 person regions for 9 frames"):
+        background_plate(frames, f, people[:8])
+    with pytest.raises(InputError, match="person region is"):
+        background_plate(frames, f, [m[:10] for m in people])
+
+
+def test_the_person_region_covers_the_hull_and_the_head() -> None:
+    f = Framing(0, 0, W, H, W, H, 0.5)
+    joints = np.array([[100, 100], [200, 100], [150, 170]], np.float32)
+    face = np.array([[140, 60], [160, 60], [150, 80]], np.float32)  # brows to chin, 20 px
+    region = person_region(joints, face, f)
+    assert region.shape == (H // 2, W // 2)
+    assert region[65, 75]  # inside the hull (source 150, 130)
+    assert region[24, 75]  # above the brows (source y 48): the head disk
+    assert not region[5, 10] and not region[85, 150]
+    assert region[48, 46]  # the hull grown by 12 % of its 100 px side (source 92, 96)
+    assert not person_region(joints, face, f, grow=0.0)[48, 46]
+    assert not person_region(np.empty((0, 2)), np.empty((0, 2)), f).any()
 
 
 def test_framing_and_profile_round_trip(tmp_path: Path) -> None:
