@@ -95,6 +95,7 @@ def speaker_framing(
         points.append(kp.joints[kp.joint_conf > 0.3])
         points.append(kp.landmarks[kp.landmark_conf > 0.3])
     framing = framing_from_points(np.concatenate(points), source, max_side)
+    seen = {rec: kp.person_frames() for rec, kp in keypoints.items()}  # (T,) bool each
     frames = sorted(
         f for f in INGEST_DIR.glob("*/frames/*.png") if f.parent.parent.name not in held_out
     )
@@ -108,7 +109,7 @@ def speaker_framing(
         images.append(image)
         kp = keypoints.get(path.parent.parent.name)
         i = int(path.stem)
-        if kp is None or i >= kp.num_frames or not kp.person_frames()[i]:
+        if kp is None or i >= kp.num_frames or not seen[path.parent.parent.name][i]:
             people.append(None)  # the person is somewhere unknown: no pixel counts as free
             continue
         joints = kp.joints[i][kp.joint_conf[i] > 0.3]
