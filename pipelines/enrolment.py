@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from pipelines.renderer_part_refiner import REAL_SPEAKER_REFINER
 from pipelines.stage_io import StageError
 
 #: The project's files a workspace needs, relative to the project root.
@@ -126,7 +127,8 @@ def workspace_params(
 ) -> dict[str, Any]:
     """``base`` with a real speaker's settings: their folder, detected keypoints and fitted
     poses (no ground truth), the held-out pieces, and the renderer framed on the speaker
-    (``skeletons.framing: speaker``) at ``render_size`` px (None: the base's ``max_side``)."""
+    (``skeletons.framing: speaker``) at ``render_size`` px (None: the base's ``max_side``), with
+    the hands' part refiner on unless the base sets it (``REAL_SPEAKER_REFINER``)."""
     params = json.loads(json.dumps(base))  # a deep copy of plain data
     params["speaker_dir"] = f"data/raw/{speaker}"
     for stage in ("keypoints", "fit"):
@@ -134,6 +136,9 @@ def workspace_params(
     params.setdefault("split", {})["holdout"] = sorted(holdout)
     skeletons = params.setdefault("skeletons", {})
     skeletons["framing"] = "speaker"
+    renderer = params.setdefault("train_renderer", {})
+    if renderer.get("part_refiner") is None:
+        renderer["part_refiner"] = dict(REAL_SPEAKER_REFINER)
     if render_size is not None:
         skeletons["max_side"] = int(render_size)
     return params

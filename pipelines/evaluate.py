@@ -142,7 +142,7 @@ def evaluate_renderer(
         sk = sk[: len(fr)]
         if not sk:
             continue
-        generated += render_frames(generator, sk, step)
+        generated += render_frames(generator, sk, step, loaded.refiner)
         real += fr
         skeletons += sk
     if not real:

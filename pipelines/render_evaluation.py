@@ -35,7 +35,8 @@ def evaluate_readability(
     recs = [r for r in held if (SKELETONS_DIR / r / "skeleton").is_dir()]
     if not recs or frames_budget <= 0:
         return {}, []
-    generator = load_renderer(MODELS_DIR / "renderer").generator
+    loaded = load_renderer(MODELS_DIR / "renderer")
+    generator = loaded.generator
     per_clip = max(3, frames_budget // len(recs))
     generated: list[np.ndarray] = []
     real: list[np.ndarray] = []
@@ -48,7 +49,7 @@ def evaluate_readability(
             continue
         motion = load_motion(motion_path).poses
         n = min(len(fr), motion.shape[0])
-        generated += render_frames(generator, [read_rgb(p) for p in sk[:n]])
+        generated += render_frames(generator, [read_rgb(p) for p in sk[:n]], None, loaded.refiner)
         real += [read_rgb(p) for p in fr[:n]]
         poses.append(motion[:n])
     if not real:

@@ -12,7 +12,8 @@ with ``use_gpu: true``, a GPU. Ray must then be reachable (a cluster address in 
 else a local Ray is started); MLflow gets the metrics of the last step Ray Train reported.
 
 The component also gets the generator's int8 step for CPU rendering when its check passes
-(pipelines/renderer_int8.py, ``int8: true``).
+(pipelines/renderer_int8.py, ``int8: true``), and the part refiner that redraws the hands from the
+person's own exemplars when ``part_refiner`` is set (pipelines/renderer_part_refiner.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pipelines.recordings import (
     skeleton_split,
     speaker_info,
 )
+from pipelines.renderer_part_refiner import refiner_settings, write_part_refiner
 from pipelines.stage_io import StageError, load_params, run_stage, stage_file, stage_output
 
 TRAINING_DIR = Path("data/interim/renderer_training")
@@ -94,6 +96,7 @@ def main() -> None:
 
         shutil.rmtree(TRAINING_DIR)
     log_every = max(1, int(p.get("log_every", 10)))
+    refiner_settings(p.get("part_refiner"))  # a bad setting fails now, not after the training
 
     with TrainingRun("train_renderer", speaker, {**p, "preset": config.preset}) as run:
 
@@ -137,6 +140,10 @@ def main() -> None:
             from pipelines.renderer_int8 import write_int8_step
 
             metrics = {**metrics, **write_int8_step(out, loaded.generator, params)}
+            refined = write_part_refiner(
+                out, loaded.generator, params, sequences, lambda s, m: run.log_metrics(m, s)
+            )
+            metrics = {**metrics, **refined}
         run.log_artifacts(MODELS_DIR / "renderer", "model/renderer")
         samples = TRAINING_DIR / "samples"
         if samples.is_dir():

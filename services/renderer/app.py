@@ -55,7 +55,7 @@ def load_renderer_component(component: str, directory: Path) -> Any:
     from speech2video.render.renderer_inference import StreamingRenderer
 
     loaded = load_renderer(directory)
-    return StreamingRenderer(loaded.generator, int8=loaded.int8)
+    return StreamingRenderer(loaded.generator, int8=loaded.int8, refiner=loaded.refiner)
 
 
 def render_threads(renderer: Any, torch_threads: int) -> int:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, precision=args.precision, compile=args.compile, engine=args.engine
     )
     loaded = load_renderer(args.renderer)  # on CPU; the renderer moves it to its device
-    renderer = StreamingRenderer(loaded.generator, options, loaded.int8)
+    renderer = StreamingRenderer(loaded.generator, options, loaded.int8, loaded.refiner)
     model = load_body_model(
         args.body_model, args.model_dir, global_orient=motion.global_orient, betas=motion.betas
     )

@@ -180,16 +180,20 @@ def score_frames(
 
 
 def render_frames(
-    generator: torch.nn.Module, skeletons: Sequence[np.ndarray], int8: Any = None
+    generator: torch.nn.Module,
+    skeletons: Sequence[np.ndarray],
+    int8: Any = None,
+    refiner: Any = None,
 ) -> list[np.ndarray]:
     """Run a renderer's generator over one stream of (H, W, 3) uint8 skeleton images on the CPU
-    in fp32 (``int8``: with its int8 step, an Int8Step, for the size it was calibrated at);
-    returns the generated (H, W, 3) uint8 RGB frames."""
+    in fp32 (``int8``: with its int8 step, an Int8Step, for the size it was calibrated at;
+    ``refiner``: its PartRefinement); returns the generated (H, W, 3) uint8 RGB frames."""
     from speech2video.render.renderer_inference import InferenceOptions, StreamingRenderer
 
     renderer = StreamingRenderer(
         generator,  # type: ignore[arg-type]
         InferenceOptions(device="cpu", precision="fp32", channels_last=False),
         int8,
+        refiner,
     )
     return list(renderer.render_images(skeletons))

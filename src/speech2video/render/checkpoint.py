@@ -5,6 +5,8 @@ A checkpoint directory holds::
     config.json                 RendererConfig (renderer_config.py)
     generator.safetensors       Vid2VidGenerator weights — all inference needs
     generator.int8.onnx         optional: the int8 step for CPU, with int8.json (int8_generator.py)
+    part_refiner.json           optional: the part refiner, with part_refiner.safetensors and
+                                part_exemplars.safetensors (part_refiner.py)
     discriminators.safetensors  RendererDiscriminators weights (training only)
     training_state.pt           step and optimizer states, read with ``weights_only=True``
 
@@ -25,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from speech2video.errors import InputError, NotFoundError
 from speech2video.render.generator import Vid2VidGenerator
 from speech2video.render.int8_generator import Int8Step, load_int8
+from speech2video.render.part_refiner import PartRefinement, load_part_refinement
 from speech2video.render.renderer_config import RendererConfig
 
 CONFIG_FILE = "config.json"
@@ -38,11 +41,13 @@ CHECKPOINT_FILES = (CONFIG_FILE, GENERATOR_FILE, DISCRIMINATORS_FILE, TRAINING_S
 @dataclass(frozen=True)
 class LoadedRenderer:
     """A generator ready for inference, the config it was built from and, when the checkpoint
-    carries one, its int8 step (render/int8_generator.py)."""
+    carries one, its int8 step (render/int8_generator.py) and its part refiner
+    (render/part_refiner.py)."""
 
     generator: Vid2VidGenerator
     config: RendererConfig
     int8: Int8Step | None = None
+    refiner: PartRefinement | None = None
 
 
 def _tmp(path: Path) -> Path:
@@ -96,7 +101,9 @@ def load_renderer(directory: str | Path, device: str | torch.device = "cpu") -> 
         raise NotFoundError(f"renderer checkpoint {directory} has no {GENERATOR_FILE}")
     generator = Vid2VidGenerator(config.generator)
     _load_weights(generator, weights)
-    return LoadedRenderer(generator.to(device).eval(), config, load_int8(directory))
+    return LoadedRenderer(
+        generator.to(device).eval(), config, load_int8(directory), load_part_refinement(directory)
+    )
 
 
 def save_training_checkpoint(

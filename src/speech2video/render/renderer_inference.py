@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import torch
 from speech2video.errors import InputError
 from speech2video.render.generator import GeneratorOutput, Vid2VidGenerator
 from speech2video.render.int8_generator import Int8Step
+from speech2video.render.part_refiner import PartRefinement
 from speech2video.render.renderer_data import to_tensor, to_uint8
 
 _log = logging.getLogger(__name__)
@@ -158,9 +159,12 @@ class StreamingRenderer:
         generator: Vid2VidGenerator,
         options: InferenceOptions | None = None,
         int8: Int8Step | None = None,
+        refiner: PartRefinement | None = None,
     ):
         """int8: the checkpoint's int8 step (``LoadedRenderer.int8``), used on ONNX Runtime for
-        windows of its shape when ``options.int8``; other sizes run the float graph."""
+        windows of its shape when ``options.int8``; other sizes run the float graph.
+        refiner: the checkpoint's part refiner (``LoadedRenderer.refiner``): the frames shown
+        have their hands (or face) refined; the frames fed back stay the generator's."""
         options = options or InferenceOptions()
         if options.precision not in ("fp32", "bf16", "fp16"):
             raise InputError(f"precision must be fp32, bf16 or fp16; got {options.precision!r}")
@@ -189,6 +193,10 @@ class StreamingRenderer:
             else generator
         )
         self.engine_requested = options.engine
+        self.refiner = refiner
+        if refiner is not None:
+            refiner.net.to(self.device)
+            refiner.bank.to(self.device)
         self._onnx = self._onnx_engine(generator, options.engine)
         self._openvino_precision: str | None = None  # of the last window shape compiled
         self._openvino = self._openvino_engine(options)
@@ -302,6 +310,11 @@ class StreamingRenderer:
             )
             for o in seq.outputs
         ]
+        if self.refiner is not None:
+            outputs = [
+                replace(o, frame=self.refiner.refine(o.frame, skeletons[:, t]))
+                for t, o in enumerate(outputs)
+            ]
         return GeneratedSequence(outputs, seq.state)
 
     def render(self, skeletons: torch.Tensor) -> torch.Tensor:

@@ -77,6 +77,49 @@ def test_stage_without_int8_writes_none(tmp_path: Path, monkeypatch: pytest.Monk
     assert ckpt.load_renderer(tmp_path / "models/renderer").int8 is None
 
 
+def test_stage_trains_the_part_refiner_on_training_frames_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _workspace(tmp_path, workers=1)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["train_renderer"]["int8"] = False
+    refiner = {"steps": 4, "batch_size": 2, "crop": 16, "width": 4, "descriptor": 4}
+    params["train_renderer"]["part_refiner"] = refiner
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_renderer.main()
+    metrics = _check_outputs(tmp_path)
+    # seq0's 4 frames, both hands each; held-out seq1 (a frame missing) is never read
+    assert metrics["part_refiner"] == 1.0 and metrics["part_refiner_samples"] == 8.0
+    assert np.isfinite(metrics["part_refiner_l1"])
+    loaded = ckpt.load_renderer(tmp_path / "models/renderer")
+    assert loaded.refiner is not None and loaded.refiner.config.crop == 16
+    assert loaded.refiner.bank.sequence.unique().tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("refiner", "needle"),
+    [
+        ({"steps": 2, "colour": 1}, r"unknown train_renderer\.part_refiner keys \['colour'\]"),
+        ({"steps": -1}, "steps >= 0"),
+        ({"steps": 2, "parts": ["tail"]}, "part_refiner.parts"),
+        ([1, 2], "must be a mapping or null"),
+    ],
+)
+def test_bad_part_refiner_settings_fail_the_stage_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refiner: object, needle: str
+) -> None:
+    _workspace(tmp_path, workers=1)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["train_renderer"].update(int8=False, part_refiner=refiner)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(train_renderer.StageError, match=needle):
+        train_renderer.main()
+
+
 def test_bad_worker_count_is_a_stage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _workspace(tmp_path, workers=0)
     monkeypatch.chdir(tmp_path)

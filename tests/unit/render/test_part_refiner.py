@@ -1,0 +1,212 @@
+"""The part refiner (render/part_refiner.py, part_refiner_training.py): crops in and out, the
+exemplar bank, learning on synthetic hands, checkpoints, and the streaming renderer using it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from speech2video.errors import InputError
+from speech2video.render.generator import Vid2VidGenerator
+from speech2video.render.palette import LEFT_HAND_CIRCLE, RIGHT_HAND_CIRCLE
+from speech2video.render.part_boxes import crop_boxes
+from speech2video.render.part_refiner import (
+    EXEMPLARS_FILE,
+    REFINER_WEIGHTS_FILE,
+    ExemplarBank,
+    PartRefinement,
+    PartRefinerConfig,
+    PartRefinerNet,
+    feather_window,
+    load_part_refinement,
+    paste_crops,
+    save_part_refinement,
+)
+from speech2video.render.part_refiner_training import (
+    RefinerTraining,
+    collect_part_samples,
+    train_part_refiner,
+)
+from speech2video.render.renderer_config import preset
+from speech2video.render.renderer_data import to_tensor, to_uint8
+from speech2video.render.renderer_inference import InferenceOptions, StreamingRenderer
+
+SIZE = 64
+CONFIG = PartRefinerConfig(crop=32, width=8, descriptor=8)
+
+
+def _stripes(size: int, vertical: bool) -> np.ndarray:
+    """(size, size, 3) uint8 high-contrast stripes, 2 px wide."""
+    idx = np.arange(size)
+    band = ((idx // 2) % 2).astype(np.uint8) * 200 + 30
+    tile = np.broadcast_to(band[None, :] if vertical else band[:, None], (size, size))
+    return np.repeat(tile[..., None], 3, axis=-1).copy()
+
+
+def synthetic_hands(frames: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(skeletons, real, generated), each (T, 64, 64, 3) uint8: a left-hand disc at a random
+    place with its forearm from the left or the right; the real hand is a striped patch whose
+    stripes follow the arm's side; the generated frame is the real one blurred (no stripes)."""
+    rng = np.random.default_rng(seed)
+    sk, real, gen = [], [], []
+    for _ in range(frames):
+        s = np.zeros((SIZE, SIZE, 3), np.uint8)
+        cx, cy = (int(v) for v in rng.integers(20, 44, 2))
+        from_left = bool(rng.integers(2))
+        cv2.line(s, (cx, cy), (0 if from_left else SIZE - 1, cy + 10), (200, 180, 60), 2)
+        cv2.circle(s, (cx, cy), 4, LEFT_HAND_CIRCLE, -1)
+        r = np.full_like(s, 90)
+        patch = _stripes(12, vertical=from_left)
+        r[cy - 6 : cy + 6, cx - 6 : cx + 6] = patch
+        sk.append(s)
+        real.append(r)
+        gen.append(cv2.GaussianBlur(r, (9, 9), 0))
+    return np.stack(sk), np.stack(real), np.stack(gen)
+
+
+def test_paste_puts_a_crop_back_where_it_came_from() -> None:
+    frames = torch.rand(2, 3, 40, 50)
+    boxes = torch.tensor([[10.0, 5.0, 30.0, 25.0], [0.0, 10.0, 20.0, 30.0]])
+    crops = crop_boxes(frames, boxes[:, None], 20)[:, 0]
+    pasted = paste_crops(torch.zeros_like(frames), crops, boxes, torch.ones(2, 1, 20, 20))
+    # one pixel per output pixel: the box's interior comes back unchanged
+    assert torch.allclose(pasted[0, :, 6:24, 11:29], frames[0, :, 6:24, 11:29], atol=1e-5)
+    assert torch.allclose(pasted[1, :, 11:29, 1:19], frames[1, :, 11:29, 1:19], atol=1e-5)
+    assert pasted[0, :, 30:, :].abs().max() == 0  # outside the box: the frame as it was
+
+
+def test_feather_window_is_one_inside_and_falls_to_the_border() -> None:
+    w = feather_window(20, 0.3)
+    assert w[10, 10] == 1.0 and w[0, 0] < 0.05 and w[0, 10] < 0.2
+    assert torch.allclose(w[:, :10], w[:, 10:].flip(-1))
+
+
+def test_bank_picks_the_nearest_exemplar_outside_the_excluded_frames() -> None:
+    desc = torch.tensor([[0.0], [0.1], [1.0], [5.0]])
+    bank = ExemplarBank(
+        crops=torch.zeros(4, 3, 4, 4, dtype=torch.uint8),
+        skeletons=torch.zeros(4, 3, 4, 4, dtype=torch.uint8),
+        descriptors=desc,
+        part=torch.tensor([1, 1, 1, 2]),
+        sequence=torch.tensor([0, 0, 1, 0]),
+        frame=torch.tensor([0, 3, 0, 1]),
+    )
+    assert bank.nearest(torch.tensor([[0.05], [4.0]]), part=1).tolist() == [0, 2]
+    # frame 0 of sequence 0 may not pick frames 0..5 of its own sequence: the next is seq 1's
+    exclude = (torch.tensor([0]), torch.tensor([0]), 5)
+    assert bank.nearest(torch.tensor([[0.0]]), 1, exclude).tolist() == [2]
+    # a part with nothing in the bank is refused by name
+    with pytest.raises(InputError, match="no face crops"):
+        bank.nearest(torch.tensor([[0.0]]), part=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"parts": ["tail"]}, "part_refiner.parts"),
+        ({"crop": 30}, "multiple of 4"),
+        ({"descriptor": 1}, "descriptor"),
+        ({"feather": 0}, "feather"),
+        ({"colour": 1}, "unknown part_refiner keys"),
+    ],
+)
+def test_bad_config_is_refused_by_name(data: dict, needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        PartRefinerConfig.from_dict(data)
+
+
+def test_refiner_learns_hands_it_has_not_seen() -> None:
+    train = [synthetic_hands(40, seed) for seed in (0, 1)]
+    samples = collect_part_samples(train, CONFIG)
+    assert len(samples) == 80 and set(samples.part.tolist()) == {1}
+    refinement, curve = train_part_refiner(
+        samples, CONFIG, RefinerTraining(steps=200, batch_size=8, lr=3e-3, exclude_frames=2)
+    )
+    assert curve[-1]["l1"] < 0.6 * curve[0]["l1"]
+    # unseen frames: the refined hands are nearer the real ones than the generator's
+    sk, real, gen = synthetic_hands(12, seed=7)
+    refined = to_uint8(refinement.refine(to_tensor(gen), to_tensor(sk)))
+    box = np.s_[:, 14:50, 14:50]  # where every hand lies
+    before = np.abs(gen[box].astype(float) - real[box]).mean()
+    after = np.abs(refined[box].astype(float) - real[box]).mean()
+    assert after < 0.75 * before, (before, after)
+    # away from the hands the frame is left as it was
+    assert np.array_equal(refined[:, :4], gen[:, :4])
+
+
+def test_frames_without_parts_pass_through_and_shapes_are_checked() -> None:
+    bank = ExemplarBank(
+        torch.zeros(1, 3, 32, 32, dtype=torch.uint8),
+        torch.zeros(1, 3, 32, 32, dtype=torch.uint8),
+        torch.zeros(1, 3 * 8 * 8),
+        torch.tensor([1]),
+    )
+    refinement = PartRefinement(CONFIG, PartRefinerNet(CONFIG.width), bank)
+    frames = torch.rand(2, 3, 16, 16) * 2 - 1
+    assert torch.equal(refinement.refine(frames, -torch.ones_like(frames)), frames)
+    with pytest.raises(InputError, match=r"\(B, 3, H, W\)"):
+        refinement.refine(frames, frames[:, :, :8])
+
+
+def test_collect_refuses_skeletons_without_the_parts() -> None:
+    blank = np.zeros((3, 32, 32, 3), np.uint8)
+    with pytest.raises(InputError, match="no left_hand/right_hand found"):
+        collect_part_samples([(blank, blank, blank)], PartRefinerConfig())
+    with pytest.raises(InputError, match="alike"):
+        collect_part_samples([(blank, blank[:, :16], blank)], PartRefinerConfig())
+
+
+def _small_refinement() -> PartRefinement:
+    samples = collect_part_samples([synthetic_hands(6, 3)], CONFIG)
+    refinement, _ = train_part_refiner(samples, CONFIG, RefinerTraining(steps=3, batch_size=2))
+    return refinement
+
+
+def test_refiner_round_trips_through_its_files(tmp_path: Path) -> None:
+    refinement = _small_refinement()
+    assert load_part_refinement(tmp_path) is None  # a checkpoint without one
+    save_part_refinement(tmp_path, refinement)
+    loaded = load_part_refinement(tmp_path)
+    assert loaded is not None and loaded.config == CONFIG
+    sk, _, gen = synthetic_hands(3, 9)
+    a = refinement.refine(to_tensor(gen), to_tensor(sk))
+    b = loaded.refine(to_tensor(gen), to_tensor(sk))
+    assert torch.equal(a, b) and not torch.equal(a, to_tensor(gen))
+    (tmp_path / REFINER_WEIGHTS_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(InputError, match="cannot load the part refiner"):
+        load_part_refinement(tmp_path)
+    save_part_refinement(tmp_path, refinement)
+    (tmp_path / EXEMPLARS_FILE).unlink()
+    with pytest.raises(InputError, match="cannot load the part refiner"):
+        load_part_refinement(tmp_path)
+
+
+def test_streaming_renderer_shows_refined_frames_and_feeds_back_its_own() -> None:
+    """The refined frames are what is shown; the state carried to the next chunk is the
+    generator's own, so a refiner never changes what the generator sees."""
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    generator = Vid2VidGenerator(cfg.generator)
+    refinement = _small_refinement()
+    with torch.no_grad():  # a refiner that visibly acts: its mask open, its image white
+        refinement.net.head.bias.copy_(torch.tensor([5.0, 5.0, 5.0, 5.0]))
+    sk, _, _ = synthetic_hands(4, 11)
+    sk[:, :, :, :][sk.any(-1) & ~(sk == LEFT_HAND_CIRCLE).all(-1)] = 0  # only the hand disc
+    sk[0, 5:9, 5:9] = RIGHT_HAND_CIRCLE  # a right hand the bank has no crops of: left as is
+    options = InferenceOptions(device="cpu", precision="fp32", engine="torch")
+    plain = StreamingRenderer(generator, options)
+    refined = StreamingRenderer(generator, options, refiner=refinement)
+    x = to_tensor(sk).unsqueeze(0)
+    a, b = plain.render_chunk(x), refined.render_chunk(x)
+    assert not torch.equal(a.frames, b.frames)
+    for sa, sb in zip(dataclasses.astuple(a.state), dataclasses.astuple(b.state), strict=True):
+        if isinstance(sa, torch.Tensor):
+            assert torch.equal(sa, sb)
+    changed = (a.frames - b.frames).abs().amax(dim=2)[0]  # (T, H, W)
+    assert changed[:, :4, :].max() == 0  # rows far above every hand
+    assert b.frames.mean() > a.frames.mean()  # the hands were painted white
