@@ -19,6 +19,7 @@ recording are rolled out), and the refiner's shape: ``parts`` ([left_hand, right
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,8 @@ import numpy as np
 
 from pipelines.recordings import SKELETONS_DIR
 from pipelines.stage_io import StageError
+
+_log = logging.getLogger(__name__)
 
 #: What ``s2v enrol`` sets for a real speaker when the base params leave it null.
 REAL_SPEAKER_REFINER: dict[str, Any] = {"steps": 1500, "parts": ["left_hand", "right_hand"]}
@@ -112,8 +115,9 @@ def write_part_refiner(
     t0 = time.perf_counter()
     try:
         samples = collect_part_samples(training_roll_outs(generator, sequences, frames), config)
-    except InputError as exc:
-        raise StageError(f"part refiner: {exc}") from None
+    except InputError as exc:  # e.g. a head-and-shoulders speaker: no hands to refine
+        _log.warning("part refiner skipped: %s", exc)
+        return {"part_refiner": 0.0}
     t1 = time.perf_counter()
     refinement, curve = train_part_refiner(samples, config, training, callback=log)
     save_part_refinement(out, refinement)

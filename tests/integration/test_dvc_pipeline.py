@@ -56,6 +56,7 @@ def test_every_stage_output_exists(pipeline_repo: tuple[Path, dict[str, str]]) -
         "models/audio_to_pose/config.json",
         "models/text_to_pose/config.json",
         "models/renderer/config.json",
+        "models/renderer/part_refiner.json",  # the tiny params train the hands' refiner
         "models/body_model/profile.json",
         "models/key_pose_dictionary/dictionary.yaml",
         "metrics/evaluation.json",

@@ -44,7 +44,12 @@ def test_workspace_params_are_a_real_speakers() -> None:
     assert params["fit"]["use_ground_truth"] is False
     assert params["split"]["holdout"] == ["a_p03", "b_p02"] and params["x"] == 1
     assert params["skeletons"] == {"framing": "speaker", "max_side": 512}
+    assert params["train_renderer"]["part_refiner"] == enrolment.REAL_SPEAKER_REFINER
     assert base["keypoints"]["use_ground_truth"] is True  # the base is not changed
+    # a base that sets the refiner (here: off) keeps it
+    base["train_renderer"] = {"part_refiner": {"steps": 0}}
+    params = enrolment.workspace_params(base, "ann", ["a_p03"])
+    assert params["train_renderer"]["part_refiner"] == {"steps": 0}
 
 
 def test_bad_requests_are_refused_before_any_work(tmp_path: Path) -> None:
@@ -146,6 +151,9 @@ def test_enrol_the_real_host_clip_end_to_end(
     }
     evaluation = json.loads((ws / "metrics/evaluation.json").read_text())
     assert np.isfinite(evaluation["psnr"]) and evaluation["num_render_frames"] > 0
+    trained = json.loads((ws / "metrics/train_renderer.json").read_text())
+    refined = (ws / "models/renderer/part_refiner.json").is_file()
+    assert refined == (trained["part_refiner"] == 1.0)  # on, unless no hand was found at 96 px
     status = subprocess.run(
         ["git", "status", "--porcelain", "data/raw"], cwd=ws, capture_output=True, text=True
     )

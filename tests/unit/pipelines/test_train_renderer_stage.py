@@ -13,6 +13,7 @@ import yaml
 
 from pipelines import train_renderer
 from speech2video.render import checkpoint as ckpt
+from speech2video.render.palette import FACE
 from speech2video.render.renderer_data import write_sequence
 from tests.unit.render.test_renderer_training import synthetic_sequence
 
@@ -96,6 +97,23 @@ def test_stage_trains_the_part_refiner_on_training_frames_only(
     loaded = ckpt.load_renderer(tmp_path / "models/renderer")
     assert loaded.refiner is not None and loaded.refiner.config.crop == 16
     assert loaded.refiner.bank.sequence.unique().tolist() == [0]
+
+
+def test_a_speaker_without_hands_gets_no_refiner_and_still_a_renderer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _workspace(tmp_path, workers=1)
+    skels, reals = synthetic_sequence()
+    face_only = np.where((skels == FACE).all(-1, keepdims=True), skels, 0).astype(np.uint8)
+    write_sequence(tmp_path / "data/interim/skeletons/seq0", face_only, reals)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["train_renderer"].update(int8=False, part_refiner={"steps": 4, "crop": 16})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_renderer.main()
+    assert _check_outputs(tmp_path)["part_refiner"] == 0.0
+    assert ckpt.load_renderer(tmp_path / "models/renderer").refiner is None
 
 
 @pytest.mark.parametrize(
