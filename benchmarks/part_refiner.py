@@ -18,9 +18,12 @@ generator's roll-out is unchanged) and scores them against the real frames:
 
 Columns: PSNR and SSIM of the whole frame, face- and hand-crop L1, the share of frames where
 mediapipe finds the face, both hands and all three (real frames: the last row), and mouth
-agreement (``readability``). Writes ``hands_<row>.png`` (the hand crops of a few frames, real at
-the bottom) to ``--out`` (default: a temporary folder): they hold frames of the speaker's
-recording, so keep them out of the repository when its licence says so.
+agreement (``readability``), the milliseconds a frame costs (the generator's float torch
+roll-out for ``generator``; the refinement alone, batches of 8, for the others) and the
+refiner's training seconds. Writes ``refiner_curve.png`` (the variants' training curves) and
+``hands_<row>.png`` (the hand crops of a few frames, real at the bottom) to ``--out`` (default:
+a temporary folder): the pictures hold frames of the speaker's recording, so keep them out of
+the repository when its licence says so.
 """
 
 from __future__ import annotations
@@ -99,6 +102,26 @@ def _hand_sheet(rows: list[list[np.ndarray]], sketches: list[np.ndarray], path: 
     cv2.imwrite(str(path), np.concatenate(tiles, axis=0)[:, :, ::-1])
 
 
+def _plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """Training L1 of the refined hand crops per variant, and of the generator's (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        steps = [c["step"] for c in curve]
+        line = ax.plot(steps, [c["l1"] for c in curve], label=name)[0]
+        ax.plot(steps, [c["l1_generated"] for c in curve], "--", color=line.get_color())
+    ax.set_xlabel("refiner training step")
+    ax.set_ylabel("hand-crop L1 on training crops (0..255; dashed: generator)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workspace", type=Path)
@@ -141,12 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     generated: list[np.ndarray] = []
     poses = []
     fps = 30.0
+    generator_s = 0.0
     for rec in held:
         sk = sorted((SKELETONS_DIR / rec / "skeleton").glob("*.png"))
         clip = [read_rgb(x) for x in sk]
         real += [read_rgb(SKELETONS_DIR / rec / "frames" / x.name) for x in sk]
         sketches += clip
+        t = time.perf_counter()
         generated += render_frames(loaded.generator, clip)
+        generator_s += time.perf_counter() - t
         motion = load_motion(FIT_DIR / "motion" / f"{rec}.npz")
         poses.append(motion.poses[: len(clip)])
         fps = motion.fps
@@ -160,13 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     rollout_s = time.perf_counter() - t
     from speech2video.render.part_refiner import PartRefinement, PartRefinerNet
 
-    bank_only = PartRefinement(config, PartRefinerNet(config.width), exemplar_bank(samples, config))
+    bank_only = PartRefinement(
+        config, PartRefinerNet(config.width, config.head), exemplar_bank(samples, config)
+    )
     candidates: list[tuple[str, Any, float]] = [
         ("generator", None, 0.0),
         ("exemplar paste", _paste_only(bank_only), 0.0),
     ]
     if loaded.refiner is not None:
         candidates.append(("checkpoint", loaded.refiner, 0.0))
+    curves: dict[str, list[dict[str, float]]] = {}
     for name, fields in variants:
         s = refiner_settings({**base, **fields})
         if s is None:
@@ -187,13 +216,18 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         candidates.append((name, refinement, seconds))
+        curves[name] = curve
 
     rows = []
     sheet_rows = []
     for name, refinement, seconds in candidates:
+        t = time.perf_counter()
         frames_shown = (
             generated if refinement is None else _refined(refinement, generated, sketches)
         )
+        ms = 1000 * (time.perf_counter() - t) / len(generated)
+        if refinement is None:
+            ms = 1000 * generator_s / len(generated)
         s = score_frames(real, frames_shown, sketches)
         r = readability(frames_shown, real, driving, fps)
         rows.append(
@@ -207,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["detect_hands_generated"],
                 r["detect_all_generated"],
                 r["mouth_pose_corr"],
+                ms,
                 seconds,
             )
         )
@@ -224,9 +259,12 @@ def main(argv: list[str] | None = None) -> int:
             r["detect_all_real"],
             r["mouth_pose_corr_real"],
             "",
+            "",
         )
     )
     _hand_sheet([*sheet_rows, real], sketches, out / "hands_all.png")
+    if curves:
+        _plot_curves(curves, out / "refiner_curve.png")
     print_table(
         f"Part refiner on {workspace.name}: held-out {held} ({len(real)} frames), "
         f"{len(samples)} training part crops from {train} (roll-out {rollout_s:.0f} s); "
@@ -241,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             "both hands found",
             "all found",
             "mouth r",
+            "ms / frame",
             "train s",
         ),
         rows,

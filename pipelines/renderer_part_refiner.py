@@ -9,11 +9,12 @@ component; held-out recordings are never read here (``evaluate`` scores the refi
 them).
 
 Params (``train_renderer.part_refiner``, a mapping; null or ``steps: 0``: no refiner):
-``steps`` (1500), ``batch_size`` (16), ``lr`` (0.001), ``exclude_frames`` (15), ``seed`` (0),
+``steps`` (1500), ``batch_size`` (16), ``lr`` (0.001), ``exclude_frames`` (0), ``seed`` (0),
 ``augment`` (true), ``frames_per_recording`` (300: at most this many frames of each training
 recording are rolled out), and the refiner's shape: ``parts`` ([left_hand, right_hand]),
 ``crop`` (64), ``width`` (32), ``descriptor`` (12), ``face_scale``, ``hand_scale``,
-``feather``. ``s2v enrol`` turns it on for a real speaker (:data:`REAL_SPEAKER_REFINER`).
+``feather``, ``head`` (warp). ``s2v enrol`` turns it on for a real speaker
+(:data:`REAL_SPEAKER_REFINER`).
 """
 
 from __future__ import annotations

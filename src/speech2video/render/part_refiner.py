@@ -13,8 +13,11 @@ hand of the training frame nearest in pose makes them found as often as in the r
    that ships with the renderer.
 3. A small U-Net sees the generated crop, the skeleton crop, the exemplar and the exemplar's
    skeleton crop and predicts an image and a mask; the refined crop is
-   ``mask · image + (1 − mask) · generated`` (so it may copy the exemplar's texture where the
-   poses agree, and keep the generator's pixels where it cannot do better).
+   ``mask · image + (1 − mask) · generated`` (so it may use the exemplar where the poses agree,
+   and keep the generator's pixels where it cannot do better). The image is, by default, the
+   exemplar warped along a predicted flow plus a small residual (``head: warp``): its pixels
+   come from a real hand, so it stays sharp; a freely drawn image (``head: synthesis``) trained
+   by L1 becomes the blurred mean of the hands it has seen, which the detector does not find.
 4. The refined crop is pasted back into the frame under a feathered window (its weight falls to
    0 at the crop's border), so the seam does not show.
 
@@ -46,6 +49,7 @@ class PartRefinerConfig:
     """The refiner's shape (saved as ``part_refiner.json`` beside the renderer's weights).
 
     parts: which of :data:`PART_NAMES` are refined
+    head: how the refined crop is drawn, one of :data:`HEADS` (:class:`PartRefinerNet`)
     crop: side of the square part crop in pixels (the network's input size; a multiple of 4)
     width: channels of the U-Net's first level (then 2×, 4×)
     descriptor: the part's skeleton crop is pooled to descriptor × descriptor to find exemplars
@@ -55,6 +59,7 @@ class PartRefinerConfig:
     """
 
     parts: tuple[str, ...] = ("left_hand", "right_hand")
+    head: str = "warp"
     crop: int = 64
     width: int = 32
     descriptor: int = 12
@@ -69,6 +74,8 @@ class PartRefinerConfig:
                 f"part_refiner.parts must be a non-empty subset of {list(PART_NAMES)}; "
                 f"got {list(self.parts)}"
             )
+        if self.head not in HEADS:
+            raise InputError(f"part_refiner.head must be one of {list(HEADS)}; got {self.head!r}")
         if self.crop < 16 or self.crop % 4:
             raise InputError(f"part_refiner.crop must be a multiple of 4, >= 16; got {self.crop}")
         if self.width < 4 or not 2 <= self.descriptor <= self.crop:
@@ -101,27 +108,49 @@ def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     )
 
 
+#: Output heads of :class:`PartRefinerNet` (``PartRefinerConfig.head``).
+HEADS = ("warp", "synthesis")
+#: Largest exemplar shift the warp head predicts, in units of the crop's half-side.
+MAX_FLOW = 0.5
+#: Largest residual the warp head adds to the warped exemplar, in [-1, 1] image units.
+MAX_RESIDUAL = 0.3
+
+
 class PartRefinerNet(nn.Module):
     """(generated, skeleton, exemplar, exemplar skeleton) crops → the refined crop and its mask.
 
     Inputs: four (N, 3, S, S) in [-1, 1]; S a multiple of 4. Output: refined (N, 3, S, S) in
-    [-1, 1] and mask (N, 1, S, S) in [0, 1].
+    [-1, 1] and mask (N, 1, S, S) in [0, 1]; refined = mask · image + (1 − mask) · generated,
+    where image is, by ``head``:
+
+    - ``warp``: the exemplar resampled along a predicted flow (at most :data:`MAX_FLOW` of the
+      half-side) plus a bounded residual (:data:`MAX_RESIDUAL`). The pixels come from a real
+      crop, so an L1 loss under pose uncertainty moves them instead of averaging them into a blur.
+      It starts as the exemplar pasted (zero flow, mask 0.88).
+    - ``synthesis``: drawn freely (tanh), starting close to the generated crop (mask 0.12). L1
+      makes it the blurred mean of what it has seen (docs/data-science.md).
     """
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, head: str = "warp") -> None:
         super().__init__()
+        if head not in HEADS:
+            raise InputError(f"part_refiner.head must be one of {list(HEADS)}; got {head!r}")
         w = width
+        self.kind = head
         self.stem = _block(12, w)
         self.down1 = _block(w, 2 * w, 2)
         self.down2 = _block(2 * w, 4 * w, 2)
         self.mid = nn.Sequential(_block(4 * w, 4 * w), _block(4 * w, 4 * w))
         self.up2 = _block(4 * w, 2 * w)
         self.up1 = _block(2 * w, w)
-        self.head = nn.Conv2d(w, 4, 3, padding=1)
+        self.head = nn.Conv2d(w, 6 if head == "warp" else 4, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         with torch.no_grad():
-            self.head.bias[3] = -2.0  # starts close to the generated crop
+            if head == "warp":  # channels: flow x, flow y, mask, residual RGB
+                self.head.bias[2] = 2.0
+            else:  # channels: RGB, mask
+                self.head.bias[3] = -2.0
 
     def forward(
         self,
@@ -136,8 +165,24 @@ class PartRefinerNet(nn.Module):
         x = self.up2(F.interpolate(x, scale_factor=2.0, mode="nearest")) + x1
         x = self.up1(F.interpolate(x, scale_factor=2.0, mode="nearest")) + x0
         out = self.head(x)
-        mask = torch.sigmoid(out[:, 3:])
-        return mask * torch.tanh(out[:, :3]) + (1 - mask) * generated, mask
+        if self.kind == "synthesis":
+            mask = torch.sigmoid(out[:, 3:])
+            return mask * torch.tanh(out[:, :3]) + (1 - mask) * generated, mask
+        mask = torch.sigmoid(out[:, 2:3])
+        image = warp(exemplar, torch.tanh(out[:, :2]) * MAX_FLOW)
+        image = (image + MAX_RESIDUAL * torch.tanh(out[:, 3:])).clamp(-1.0, 1.0)
+        return mask * image + (1 - mask) * generated, mask
+
+
+def warp(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Resample ``images`` (N, C, S, S) at each pixel's position plus ``flow`` (N, 2, S, S),
+    (x, y) in grid_sample's normalised units (2 = the whole side); borders repeat."""
+    h, w = images.shape[-2:]
+    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=images.device, dtype=images.dtype)
+    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=images.device, dtype=images.dtype)
+    base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # (S, S, 2) as (x, y)
+    grid = base[None] + flow.permute(0, 2, 3, 1).to(images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 @dataclass
@@ -311,7 +356,7 @@ def load_part_refinement(directory: str | Path) -> PartRefinement | None:
         return None
     try:
         config = PartRefinerConfig.from_dict(json.loads(config_path.read_text()))
-        net = PartRefinerNet(config.width)
+        net = PartRefinerNet(config.width, config.head)
         net.load_state_dict(load_file(str(directory / REFINER_WEIGHTS_FILE)), strict=True)
         t = load_file(str(directory / EXEMPLARS_FILE))
         bank = ExemplarBank(

