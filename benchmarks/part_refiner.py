@@ -29,9 +29,7 @@ the repository when its licence says so.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from benchmarks.options import enter_workspace
 from benchmarks.table import print_table
 
 
@@ -134,10 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (workspace / "models" / "renderer").is_dir():
         print(f"{workspace}: no models/renderer (run s2v enrol first)", file=sys.stderr)
         return 2
-    out = (args.out or Path(tempfile.mkdtemp(prefix="s2v-refiner-"))).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    os.chdir(workspace)  # the stages' paths are relative to the workspace
+    out = enter_workspace(workspace, args.out, "s2v-refiner-")
 
     import torch
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from benchmarks.options import enter_workspace
 from benchmarks.table import print_table
 
 SECTIONS = ("generator", "discriminator", "loss", "training")
@@ -79,10 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (workspace / "params.yaml").is_file():
         print(f"{workspace}: no params.yaml (not an enrolment workspace)", file=sys.stderr)
         return 2
-    out = (args.out or Path(tempfile.mkdtemp(prefix="s2v-curve-"))).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    os.chdir(workspace)  # the stages' paths are relative to the workspace
+    out = enter_workspace(workspace, args.out, "s2v-curve-")
 
     import cv2
     import torch

@@ -42,6 +42,15 @@ def _workspace(root: Path, workers: int) -> None:
     (root / "data/interim/skeletons/seq1/frames/000000.png").unlink()
 
 
+def _with_renderer_params(root: Path, monkeypatch: pytest.MonkeyPatch, **settings: object) -> None:
+    """``train_renderer`` params updated with ``settings``; the test then runs in ``root``."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train_renderer"].update(settings)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def _check_outputs(root: Path) -> dict[str, float]:
     metrics = json.loads((root / "metrics/train_renderer.json").read_text())
     assert metrics["steps"] == 2.0 and np.isfinite(metrics["g_total"])
@@ -68,11 +77,7 @@ def test_stage_trains_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_stage_without_int8_writes_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _workspace(tmp_path, workers=1)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["train_renderer"]["int8"] = False
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _with_renderer_params(tmp_path, monkeypatch, int8=False)
     train_renderer.main()
     assert _check_outputs(tmp_path)["int8"] == 0.0
     assert ckpt.load_renderer(tmp_path / "models/renderer").int8 is None
@@ -82,13 +87,8 @@ def test_stage_trains_the_part_refiner_on_training_frames_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _workspace(tmp_path, workers=1)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["train_renderer"]["int8"] = False
     refiner = {"steps": 4, "batch_size": 2, "crop": 16, "width": 4, "descriptor": 4}
-    params["train_renderer"]["part_refiner"] = refiner
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _with_renderer_params(tmp_path, monkeypatch, int8=False, part_refiner=refiner)
     train_renderer.main()
     metrics = _check_outputs(tmp_path)
     # seq0's 4 frames, both hands each; held-out seq1 (a frame missing) is never read
@@ -106,11 +106,7 @@ def test_a_speaker_without_hands_gets_no_refiner_and_still_a_renderer(
     skels, reals = synthetic_sequence()
     face_only = np.where((skels == FACE).all(-1, keepdims=True), skels, 0).astype(np.uint8)
     write_sequence(tmp_path / "data/interim/skeletons/seq0", face_only, reals)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["train_renderer"].update(int8=False, part_refiner={"steps": 4, "crop": 16})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _with_renderer_params(tmp_path, monkeypatch, int8=False, part_refiner={"steps": 4, "crop": 16})
     train_renderer.main()
     assert _check_outputs(tmp_path)["part_refiner"] == 0.0
     assert ckpt.load_renderer(tmp_path / "models/renderer").refiner is None
@@ -129,11 +125,7 @@ def test_bad_part_refiner_settings_fail_the_stage_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refiner: object, needle: str
 ) -> None:
     _workspace(tmp_path, workers=1)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["train_renderer"].update(int8=False, part_refiner=refiner)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _with_renderer_params(tmp_path, monkeypatch, int8=False, part_refiner=refiner)
     with pytest.raises(train_renderer.StageError, match=needle):
         train_renderer.main()
 
