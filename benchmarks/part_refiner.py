@@ -55,8 +55,8 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     return name, fields
 
 
-def _paste_only(refinement: Any) -> Any:
-    """A copy of ``refinement`` whose network returns the exemplar as it is, mask 1."""
+def _paste_only(config: Any, bank: Any) -> Any:
+    """A refinement with ``bank`` whose network returns the exemplar as it is, mask 1."""
     import torch
 
     from speech2video.render.part_refiner import PartRefinement
@@ -65,7 +65,7 @@ def _paste_only(refinement: Any) -> Any:
         def forward(self, generated, skeleton, exemplar, exemplar_skeleton):
             return exemplar, torch.ones_like(exemplar[:, :1])
 
-    return PartRefinement(refinement.config, PasteExemplar(), refinement.bank)  # type: ignore[arg-type]
+    return PartRefinement(config, PasteExemplar(), bank)  # type: ignore[arg-type]
 
 
 def _refined(refinement: Any, generated: list[np.ndarray], sketches: list[np.ndarray]) -> list:
@@ -180,14 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     samples = collect_part_samples(training_roll_outs(loaded.generator, train, frames), config)
     rollout_s = time.perf_counter() - t
-    from speech2video.render.part_refiner import PartRefinement, PartRefinerNet
-
-    bank_only = PartRefinement(
-        config, PartRefinerNet(config.width, config.head), exemplar_bank(samples, config)
-    )
     candidates: list[tuple[str, Any, float]] = [
         ("generator", None, 0.0),
-        ("exemplar paste", _paste_only(bank_only), 0.0),
+        ("exemplar paste", _paste_only(config, exemplar_bank(samples, config)), 0.0),
     ]
     if loaded.refiner is not None:
         candidates.append(("checkpoint", loaded.refiner, 0.0))

@@ -305,7 +305,7 @@ class PartRefinement:
                 f"{tuple(skeletons.shape)}"
             )
         c = self.config
-        frames = frames.float()
+        frames = frames.float().clone()
         found = part_boxes(skeletons, face_scale=c.face_scale, hand_scale=c.hand_scale)
         for name in c.parts:
             p = PART_NAMES.index(name)
@@ -320,7 +320,6 @@ class PartRefinement:
                 gen, sk, to_unit(self.bank.crops[pick]), to_unit(self.bank.skeletons[pick])
             )
             weight = self.window.to(frames)[None, None].expand(rows.numel(), 1, -1, -1)
-            frames = frames.clone()
             frames[rows] = paste_crops(frames[rows], refined.clamp(-1, 1), box[:, 0], weight)
         return frames
 

@@ -310,11 +310,11 @@ class StreamingRenderer:
             )
             for o in seq.outputs
         ]
-        if self.refiner is not None:
-            outputs = [
-                replace(o, frame=self.refiner.refine(o.frame, skeletons[:, t]))
-                for t, o in enumerate(outputs)
-            ]
+        if self.refiner is not None and outputs:  # the chunk's frames in one call
+            b, t = skeletons.shape[:2]
+            shown = torch.stack([o.frame for o in outputs], 1).flatten(0, 1)  # (B·T, 3, H, W)
+            refined = self.refiner.refine(shown, skeletons.flatten(0, 1)).unflatten(0, (b, t))
+            outputs = [replace(o, frame=refined[:, i]) for i, o in enumerate(outputs)]
         return GeneratedSequence(outputs, seq.state)
 
     def render(self, skeletons: torch.Tensor) -> torch.Tensor:
