@@ -64,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="longer side (px) of the crop around the speaker the renderer works on (default 512;"
         " the base params' skeletons.max_side when 0)",
     )
+    p.add_argument(
+        "--min-hands-rate",
+        type=float,
+        default=None,
+        help="share of sampled frames that must show both hands (default 0.5); lower it only "
+        "for a recording whose hands often leave the frame, knowing the hands will train less",
+    )
     p.add_argument("--check-only", action="store_true", help="check the recordings and stop")
     p.add_argument("--no-run", action="store_true", help="prepare the workspace, do not train")
     p.add_argument("--force", action="store_true", help="replace an existing workspace")
@@ -75,11 +82,12 @@ def run(args: argparse.Namespace) -> int:
     from speech2video.fitting.recording_checks import check_recording
 
     t0 = time.perf_counter()
+    limits = _limits(args.min_hands_rate)
     if args.check_only:
         bad = 0
         for video in args.videos:
             with tempfile.TemporaryFile("w+") as log, framework_output.to_file(log):
-                check = check_recording(video)
+                check = check_recording(video, limits)
             verdict = "ok" if check.ok else "; ".join(check.problems)
             print(f"{video}: {verdict}")
             bad += not check.ok
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 piece_s=args.piece_seconds,
                 holdout_fraction=args.holdout,
                 render_size=args.render_size or None,
+                limits=limits,
                 force=args.force,
                 log=lambda line: print(line, file=terminal.out, flush=True),
             )
@@ -120,6 +129,21 @@ def run(args: argparse.Namespace) -> int:
     _print_summary(args.speaker, enrolment.summary(ws.root))
     print(f"[enrol] done in {time.perf_counter() - t0:.0f} s; log: {ws.root / 'enrol.log'}")
     return 0
+
+
+def _limits(min_hands_rate: float | None) -> object:
+    """The recording checks' limits, with the operator's hands rate where given."""
+    from dataclasses import replace
+
+    from speech2video.errors import InputError
+    from speech2video.fitting.recording_checks import CheckLimits
+
+    limits = CheckLimits()
+    if min_hands_rate is None:
+        return limits
+    if not 0.0 <= min_hands_rate <= 1.0:
+        raise InputError(f"--min-hands-rate must be within [0, 1]; got {min_hands_rate:g}")
+    return replace(limits, min_hands_rate=float(min_hands_rate))
 
 
 def _print_summary(speaker: str, found: dict) -> None:

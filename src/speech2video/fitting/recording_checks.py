@@ -143,7 +143,7 @@ def check_recording(path: str | Path, limits: CheckLimits | None = None) -> Reco
     face = hands = people = 0
     landmarker, count_people = _people_counter()
     try:
-        with KeypointDetector() as detector:
+        with KeypointDetector(stills=True) as detector:
             for i, frame in enumerate(frames):
                 _, conf, _, lconf = detector.detect(frame, 1000 * (i + 1))
                 face += bool(lconf.any())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from speech2video.body.joint_tree import JOINT_INDEX
 from speech2video.fitting.keypoint_detector import KeypointDetector, model_path
@@ -36,3 +37,30 @@ def test_detects_a_person_with_plausible_joint_order(shared_data: Path) -> None:
     assert kp.landmark_conf[0].min() == 1.0  # the face is found
     mouth, brows = kp.landmarks[0, 31:51, 1].mean(), kp.landmarks[0, 0:10, 1].mean()
     assert brows < mouth
+
+
+def test_a_small_face_and_hand_are_found_in_crops_the_pose_points_to(shared_data: Path) -> None:
+    """A full-body 1080×1920 frame: the whole-frame landmarkers miss the face and a hand."""
+    from speech2video.body.joint_tree import LEFT_HAND_JOINTS
+    from speech2video.render.video_cutting import sample_frames
+
+    clip = shared_data / "video" / "MusePose_dance.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} absent")
+    [(_, frame)] = sample_frames(clip, [2.0])
+    with KeypointDetector(stills=True, part_crops=False) as whole:
+        _, c_whole, _, lc_whole = whole.detect(frame, 1)
+    with KeypointDetector(stills=True) as detector:
+        j, c, lm, lc = detector.detect(frame, 1)
+    height = frame.shape[0]
+    assert not lc_whole.any() and lc.min() == 1.0  # the face: found only in the head crop
+    eyes = j[[JOINT_INDEX["left_eye"], JOINT_INDEX["right_eye"]]].mean(axis=0)
+    brows, mouth = lm[0:10].mean(axis=0), lm[31:51].mean(axis=0)
+    assert brows[1] < mouth[1] and np.linalg.norm(mouth - eyes) < 0.05 * height
+    left = list(LEFT_HAND_JOINTS)
+    assert not c_whole[left].any() and c[left].min() > 0.5  # the left hand: only in its crop
+    fingers = j[left].mean(axis=0)
+    assert np.linalg.norm(fingers - j[JOINT_INDEX["left_wrist"]]) < 0.06 * height
+    assert np.linalg.norm(fingers - j[JOINT_INDEX["left_elbow"]]) > np.linalg.norm(
+        fingers - j[JOINT_INDEX["left_wrist"]]
+    )  # beyond the wrist, not back along the forearm

@@ -81,6 +81,9 @@ def test_an_unusable_recording_is_named_and_nothing_is_created(
     assert not (tmp_path / "ws").exists()
     assert main(["enrol", "ann", str(video), "--check-only"]) == 1
     assert "pan.mp4: " in capsys.readouterr().out
+    assert main(["enrol", "ann", str(video), "--check-only", "--min-hands-rate", "1.5"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--min-hands-rate must be within [0, 1]; got 1.5" in err
 
 
 def test_the_summary_names_the_key_words(tmp_path: Path) -> None:
