@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "readability_frames": 60,
     "crop_size": 64,
     "keypose_tolerance_frames": 1,
+    "reference_lag_s": 0.2,
+    "reference_training_frames": 300,
 }
 
 
@@ -229,8 +231,14 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
                 scores = quantized.metrics()
                 scores.pop("num_render_frames", None)
                 metrics.update({f"{k}_int8": v for k, v in scores.items()})
-        from pipelines.render_evaluation import evaluate_readability, readability_settings
+        from pipelines.render_evaluation import (
+            evaluate_readability,
+            readability_settings,
+            reference_psnr,
+        )
 
+        if render is not None:
+            metrics.update(reference_psnr(held, train_ids, p, clips[0].fps))
         readable, pairs = evaluate_readability(held, readability_settings(p), clips[0].fps)
         metrics.update(readable)
         extra["contact_sheet"] = pairs

@@ -76,3 +76,49 @@ def save_contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray]], path: Path) -
 def readability_settings(p: dict[str, Any]) -> int:
     """The frame budget from the stage's params (``readability_frames``, default 60)."""
     return max(0, int(p.get("readability_frames", 60)))
+
+
+def reference_psnr(
+    held: list[str], training: list[str], p: dict[str, Any], fps: float
+) -> dict[str, float]:
+    """What the held-out PSNR can be, from the real frames alone
+    (:mod:`speech2video.evaluation.render_references`), on the frames ``evaluate_renderer``
+    scores: ``psnr_ref_plate``, ``psnr_ref_nearest_training`` (over up to
+    ``reference_training_frames`` training frames spread over the training recordings) and
+    ``psnr_ref_real_lag`` (frames ``reference_lag_s`` apart; also written as
+    ``reference_lag_s``). Empty when nothing held out has frames."""
+    from speech2video.evaluation.render_references import (
+        lagged_psnr,
+        nearest_frame_psnr,
+        plate_psnr,
+    )
+    from speech2video.render.renderer_data import read_rgb
+
+    recs = [r for r in held if (SKELETONS_DIR / r / "frames").is_dir()]
+    if not recs:
+        return {}
+    per_clip = max(1, int(p["max_render_frames"]) // len(recs))
+    lag = max(1, round(float(p.get("reference_lag_s", 0.2)) * fps))
+    real: list[np.ndarray] = []
+    lagged: list[float] = []
+    for rec in recs:
+        paths = sorted((SKELETONS_DIR / rec / "frames").glob("*.png"))
+        real += [read_rgb(q) for q in paths[:per_clip]]
+        if len(paths) > lag:
+            lagged.append(lagged_psnr([read_rgb(q) for q in paths[: per_clip + lag]], lag))
+    if not real:
+        return {}
+    out: dict[str, float] = {}
+    plate = SKELETONS_DIR / "background.png"
+    if plate.is_file() and read_rgb(plate).shape == real[0].shape:
+        out["psnr_ref_plate"] = plate_psnr(real, read_rgb(plate))
+    pool = [q for r in training for q in sorted((SKELETONS_DIR / r / "frames").glob("*.png"))]
+    budget = int(p.get("reference_training_frames", 300))
+    if pool and budget > 0:
+        picks = np.unique(np.linspace(0, len(pool) - 1, min(budget, len(pool))).round())
+        candidates = (read_rgb(pool[int(i)]) for i in picks)
+        out["psnr_ref_nearest_training"] = nearest_frame_psnr(real, candidates)
+    if lagged:
+        out["psnr_ref_real_lag"] = float(np.mean(lagged))
+        out["reference_lag_s"] = lag / fps
+    return out

@@ -48,6 +48,8 @@ DIRECTIONS: dict[str, Direction | None] = {
     "text_mouth_shape_px_gain": None,
     "keypose_insertions": None,
     "num_": None,
+    "psnr_ref_": None,  # what real frames alone score (render_references): the data, not the model
+    "reference_": None,
 }
 
 

@@ -41,6 +41,26 @@ _MOTION_STEMS: tuple[str, ...] = (
 )
 _RENDER = ("psnr", "ssim", "face_crop_l1", "hands_crop_l1", "num_render_frames")
 _KEYPOSE = ("keypose_within_1f", "keypose_insertions")
+#: Reference PSNRs from the real frames alone (render_references), with what each is.
+_PSNR_REFERENCES: tuple[tuple[str, str], ...] = (
+    ("psnr", "the renderer (for comparison)"),
+    ("psnr_ref_plate", "the still background plate alone (no person drawn)"),
+    ("psnr_ref_nearest_training", "the nearest real training frame, chosen knowing the answer"),
+    ("psnr_ref_real_lag", "the real frame {lag} earlier (how much the real video changes)"),
+)
+
+
+def psnr_reference_rows(metrics: Mapping[str, float]) -> list[str]:
+    """Markdown rows: the renderer's PSNR beside what the real frames alone score."""
+    if not any(k.startswith("psnr_ref_") for k in metrics):
+        return []
+    lag = metrics.get("reference_lag_s")
+    lag_text = f"{lag:.2g} s" if lag is not None else "a moment"
+    rows = ["| PSNR of | dB |", "|---|---|"]
+    for name, what in _PSNR_REFERENCES:
+        if name in metrics:
+            rows.append(f"| {what.format(lag=lag_text)} | {_fmt(metrics[name])} |")
+    return rows
 
 
 def _fmt(value: float | None) -> str:
@@ -142,6 +162,7 @@ def write_report(
         ("Motion (audio to pose)", motion_table(metrics)),
         ("Motion (text to pose)", motion_table(metrics, "text_")),
         ("Renderer", flat_table(metrics, _RENDER)),
+        ("What the held-out PSNR can be (real frames alone)", psnr_reference_rows(metrics)),
         ("Key poses", flat_table(metrics, _KEYPOSE)),
     ]
     for title, rows in sections:

@@ -82,5 +82,6 @@ def test_metric_directions() -> None:
     assert metric_direction("jaw_opening_corr") == "higher"
     for informational in ("mouth_px_shuffled", "pose_mae_body_mean_pose", "diversity_body",
                           "beat_consistency_fitted", "num_clips", "unknown_metric",
-                          "pose_mae_jaw_gain", "pose_mae_jaw_other_audio"):  # fmt: skip
+                          "pose_mae_jaw_gain", "pose_mae_jaw_other_audio", "psnr_ref_plate",
+                          "psnr_ref_real_lag", "reference_lag_s"):  # fmt: skip
         assert metric_direction(informational) is None

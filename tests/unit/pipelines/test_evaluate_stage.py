@@ -35,7 +35,8 @@ def _write_speaker(root: Path) -> None:
     words = [{"word": "Huge", "start": 0.52, "end": 0.9}, {"word": "the", "start": 1.0, "end": 1.1}]
     (root / "spk" / "transcripts" / "rec_b.json").write_text(json.dumps({"words": words}))
     params = {"speaker_dir": "spk", "split": {"holdout": ["rec_b", "rec_c"], "seed": 0},
-              "evaluate": {"seed": 0, "max_render_frames": 4, "crop_size": 16},
+              "evaluate": {"seed": 0, "max_render_frames": 4, "crop_size": 16,
+                           "reference_lag_s": 0.04},
               "register": {"alias": "candidate", "promote_to": "production"}}  # fmt: skip
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     work = root / "data" / "interim"
@@ -94,9 +95,15 @@ def test_evaluate_then_register_and_promote(speaker_root: Path) -> None:
     assert metrics["mouth_px_fitted"] < 1.0  # detections are the fit's projection + 0.5 px noise
     assert metrics["keypose_within_1f"] == 1.0 and metrics["keypose_insertions"] == 1
     assert metrics["num_render_frames"] == 4
+    # what real frames alone score (here noise frames: ~7.7 dB whatever is compared)
+    assert metrics["reference_lag_s"] == pytest.approx(0.04)  # one frame at 25 fps
+    for key in ("psnr_ref_nearest_training", "psnr_ref_real_lag"):
+        assert 6.0 < metrics[key] < 10.0, key
+    assert "psnr_ref_plate" not in metrics  # no background plate in this workspace
     assert not any(k.startswith("text_") for k in metrics)  # no text_to_pose: skipped
     report = (speaker_root / "reports" / "evaluation" / "report.md").read_text()
     assert "| mouth_px |" in report and "text_to_pose: skipped" in report
+    assert "What the held-out PSNR can be" in report and "the real frame 0.04 s earlier" in report
     assert (speaker_root / "reports" / "evaluation" / "mouth_trajectory.png").is_file()
     # Readability: the detector looked at generated and real frames (no person in either here).
     assert metrics["detect_all_real"] == 0.0 and metrics["detect_all_generated"] == 0.0
