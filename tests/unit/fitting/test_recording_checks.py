@@ -93,3 +93,18 @@ def test_the_real_host_clip_is_usable(shared_data: Path) -> None:
     assert check.ok, check.problems
     assert check.face_rate == 1.0 and check.hands_rate >= 0.5 and check.people_rate == 0.0
     assert check.camera_shift < 0.005
+
+
+@pytest.mark.slow
+def test_a_full_body_portrait_clip_shows_its_face_and_names_its_hands(shared_data: Path) -> None:
+    """1080×1920, the face ~7 % of the width: found through the head crop (0 % without)."""
+    clip = shared_data / "video" / "MusePose_dance.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} absent")
+    check = check_recording(clip)
+    assert check.face_rate >= 0.8 and check.people_rate == 0.0
+    assert check.camera_shift < 0.005
+    # a dancer's hands blur and leave the frame: named, with the measured share
+    assert [p for p in check.problems if "both hands are visible in" in p] == list(check.problems)
+    relaxed = check_recording(clip, CheckLimits(min_hands_rate=0.3))
+    assert relaxed.ok, relaxed.problems
