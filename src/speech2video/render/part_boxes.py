@@ -56,9 +56,14 @@ def part_masks(skeleton: torch.Tensor) -> torch.Tensor:
         rgb = skeleton.to(torch.float32)
     else:
         rgb = (skeleton.to(torch.float32) + 1.0) * 127.5
-    colors = torch.tensor(_PART_COLORS, dtype=torch.float32, device=skeleton.device)
-    diff = (rgb.unsqueeze(1) - colors.view(1, 3, 3, 1, 1)).abs()  # (B, P, 3, H, W)
-    return diff.amax(dim=2) <= PART_COLOR_TOLERANCE + 0.5
+    limit = PART_COLOR_TOLERANCE + 0.5
+    masks = []
+    for color in _PART_COLORS:  # channel by channel: no (B, P, 3, H, W) temporary
+        mask = (rgb[:, 0] - color[0]).abs_() <= limit
+        for channel in (1, 2):
+            mask &= (rgb[:, channel] - color[channel]).abs_() <= limit
+        masks.append(mask)
+    return torch.stack(masks, dim=1)
 
 
 def part_boxes(

@@ -28,6 +28,7 @@ its own outputs); only what is shown is refined. Training is render/part_refiner
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -265,24 +266,36 @@ def feather_window(size: int, feather: float) -> torch.Tensor:
 def paste_crops(
     frames: torch.Tensor, crops: torch.Tensor, boxes: torch.Tensor, weight: torch.Tensor
 ) -> torch.Tensor:
-    """Paste square crops back into their frames (inverse of :func:`crop_boxes`).
+    """Paste square crops back into their frames (inverse of :func:`crop_boxes`), in place.
 
-    frames: (B, 3, H, W); crops: (B, 3, S, S); boxes: (B, 4) (x0, y0, x1, y1) pixels;
-    weight: (B, 1, S, S) in [0, 1], the crop's blending weight. Returns (B, 3, H, W).
+    frames: (B, 3, H, W), written in place and returned; crops: (B, 3, S, S); boxes: (B, 4)
+    (x0, y0, x1, y1) pixels; weight: (B, 1, S, S) in [0, 1], the crop's blending weight.
+    Only the pixels a crop reaches are sampled (its box and half a crop pixel around it).
     """
-    b, _, h, w = frames.shape
-    xs = torch.arange(w, dtype=torch.float32, device=frames.device) + 0.5
-    ys = torch.arange(h, dtype=torch.float32, device=frames.device) + 0.5
-    x0, y0, x1, y1 = boxes.float().unbind(-1)
-    gx = (xs[None] - x0[:, None]) / (x1 - x0).clamp(min=1e-3)[:, None] * 2.0 - 1.0  # (B, W)
-    gy = (ys[None] - y0[:, None]) / (y1 - y0).clamp(min=1e-3)[:, None] * 2.0 - 1.0  # (B, H)
-    grid = torch.stack((gx[:, None, :].expand(b, h, w), gy[:, :, None].expand(b, h, w)), dim=-1).to(
-        frames.dtype
-    )
+    _, _, h, w = frames.shape
+    size = crops.shape[-1]
     both = torch.cat((crops, weight), 1).to(frames.dtype)
-    sampled = F.grid_sample(both, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    image, alpha = sampled[:, :3], sampled[:, 3:]
-    return alpha * image + (1 - alpha) * frames
+    for i, (x0, y0, x1, y1) in enumerate(boxes.float().tolist()):
+        bw, bh = max(x1 - x0, 1e-3), max(y1 - y0, 1e-3)
+        margin_x, margin_y = bw / size, bh / size  # bilinear reach past the box: half a pixel
+        c0, c1 = max(0, math.floor(x0 - margin_x)), min(w, math.ceil(x1 + margin_x))
+        r0, r1 = max(0, math.floor(y0 - margin_y)), min(h, math.ceil(y1 + margin_y))
+        if c1 <= c0 or r1 <= r0:
+            continue
+        xs = torch.arange(c0, c1, dtype=frames.dtype, device=frames.device) + 0.5
+        ys = torch.arange(r0, r1, dtype=frames.dtype, device=frames.device) + 0.5
+        gx = (xs - x0) / bw * 2.0 - 1.0
+        gy = (ys - y0) / bh * 2.0 - 1.0
+        grid = torch.stack(
+            (gx[None, :].expand(r1 - r0, -1), gy[:, None].expand(-1, c1 - c0)), dim=-1
+        )[None]
+        sampled = F.grid_sample(
+            both[i : i + 1], grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )[0]
+        image, alpha = sampled[:3], sampled[3:]
+        region = frames[i, :, r0:r1, c0:c1]
+        region.mul_(1 - alpha).add_(alpha * image)
+    return frames
 
 
 class PartRefinement:
@@ -320,7 +333,9 @@ class PartRefinement:
                 gen, sk, to_unit(self.bank.crops[pick]), to_unit(self.bank.skeletons[pick])
             )
             weight = self.window.to(frames)[None, None].expand(rows.numel(), 1, -1, -1)
-            frames[rows] = paste_crops(frames[rows], refined.clamp(-1, 1), box[:, 0], weight)
+            refined = refined.clamp(-1, 1)
+            for k, row in enumerate(rows.tolist()):  # in place, only where the crop lands
+                paste_crops(frames[row : row + 1], refined[k : k + 1], box[k], weight[k : k + 1])
         return frames
 
 

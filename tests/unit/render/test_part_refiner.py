@@ -81,6 +81,29 @@ def test_paste_puts_a_crop_back_where_it_came_from() -> None:
     assert pasted[0, :, 30:, :].abs().max() == 0  # outside the box: the frame as it was
 
 
+def test_paste_samples_only_the_box_and_matches_a_whole_frame_paste() -> None:
+    """The pasting samples only the box (and the half crop pixel its bilinear reach adds), yet
+    gives what sampling the crop over the whole frame gives."""
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.rand(3, 3, 48, 64, generator=gen) * 2 - 1
+    crops = torch.rand(3, 3, 16, 16, generator=gen) * 2 - 1
+    weight = feather_window(16, 0.3)[None, None].expand(3, 1, -1, -1)
+    boxes = torch.tensor(
+        [[10.3, 4.7, 31.9, 26.3], [-6.0, 30.0, 14.0, 50.0], [50.5, 1.0, 70.5, 21.0]]
+    )
+    xs, ys = torch.arange(64) + 0.5, torch.arange(48) + 0.5
+    x0, y0, x1, y1 = boxes.unbind(-1)
+    gx = (xs[None] - x0[:, None]) / (x1 - x0)[:, None] * 2 - 1
+    gy = (ys[None] - y0[:, None]) / (y1 - y0)[:, None] * 2 - 1
+    grid = torch.stack((gx[:, None, :].expand(3, 48, 64), gy[:, :, None].expand(3, 48, 64)), -1)
+    sampled = torch.nn.functional.grid_sample(
+        torch.cat((crops, weight), 1), grid, align_corners=False
+    )
+    expected = sampled[:, 3:] * sampled[:, :3] + (1 - sampled[:, 3:]) * frames
+    pasted = paste_crops(frames.clone(), crops, boxes, weight)
+    assert torch.allclose(pasted, expected, atol=1e-5)
+
+
 def test_feather_window_is_one_inside_and_falls_to_the_border() -> None:
     w = feather_window(20, 0.3)
     assert w[10, 10] == 1.0 and w[0, 0] < 0.05 and w[0, 10] < 0.2
