@@ -27,7 +27,8 @@ validation loss per epoch), the per-part errors and gains, jaw-opening correlati
 consistency and diversity, and the training time on ``--threads`` torch threads. Figures under
 ``--out`` (``<label>/`` per variant when there are several): ``learning_curve.png`` (every
 seed), ``jaw_trajectory.png`` (first seed). ``--mlflow [URI]`` logs each run's learning curve and
-results to the experiment ``motion_real``.
+results to the experiment ``motion_real``. With several seeds a variant is also scored as an ensemble: the
+mean of its seeds' predicted poses.
 
 Targets (issue 11): jaw and face error >= 40 % below the better baseline, jaw-opening correlation
 >= 0.5, body and hands not worse than the mean pose.
@@ -136,6 +137,7 @@ class Run:
     ev: object
     seconds: float
     inner_corr: float
+    model: object = None
 
     def row(self) -> dict[str, float]:
         m = self.ev.metrics
@@ -175,7 +177,7 @@ def run_one(label: str, data: BenchmarkData, p: dict, threads: int, mlflow: str 
         base = mean_pose([u.poses for u in data.train])
         ev = evaluate_motion(data.clips, model, None, None, base, "audio", 0, 0.1, "", data.other)
         inner = inner_val_corr(model, data.train, p)
-        run = Run(label, int(p.get("seed", 0)), result, ev, seconds, inner)
+        run = Run(label, int(p.get("seed", 0)), result, ev, seconds, inner, model)
         if tracking is not None:
             summary = {k.replace(" ", "_"): v for k, v in run.row().items()}
             tracking.log_metrics({**{f"heldout_{k}": v for k, v in ev.metrics.items()}, **summary})
@@ -258,6 +260,52 @@ def print_summary(runs: list[Run], threads: int) -> None:
     print_table("Mean ± std over seeds", ("variant", "seeds", *keys), rows)
 
 
+class PoseEnsemble:
+    """The mean of several audio-to-pose models' predicted poses (members: ``predict(features,
+    fps) -> (T, 106)``, the same inputs)."""
+
+    def __init__(self, members: list) -> None:
+        self.members = members
+
+    def predict(self, features: np.ndarray, fps: float) -> np.ndarray:
+        """features: (N, D) → (T, 106) float32, the members' mean."""
+        poses = [np.asarray(m.predict(features, fps), np.float32) for m in self.members]
+        frames = min(p.shape[0] for p in poses)
+        return np.mean([p[:frames] for p in poses], axis=0).astype(np.float32)
+
+
+def print_ensembles(runs: list[Run], data_by_label: dict[str, BenchmarkData]) -> None:
+    """Per variant with several seeds: the mean of the seeds' predictions, scored the same way."""
+    from speech2video.evaluation.baselines import mean_pose
+    from speech2video.evaluation.motion_evaluation import evaluate_motion
+
+    rows = []
+    for label in dict.fromkeys(r.label for r in runs):
+        mine = [r for r in runs if r.label == label]
+        if len(mine) < 2:
+            continue
+        data = data_by_label[label]
+        base = mean_pose([u.poses for u in data.train])
+        ensemble = PoseEnsemble([r.model for r in mine])
+        ev = evaluate_motion(
+            data.clips, ensemble, None, None, base, "audio", 0, 0.1, "", data.other
+        )
+        m = ev.metrics
+        cells = [f"{m[f'pose_mae_{part}_gain']:+.1%}" for part in PARTS]
+        for part in ("body", "hands"):
+            k = f"pose_mae_{part}"
+            cells.append(f"{1.0 - m[k] / m[f'{k}_mean_pose']:+.1%}")
+        cells += [m["jaw_opening_corr"], m.get("jaw_opening_corr_other_audio", float("nan"))]
+        rows.append((label, len(mine), *cells))
+    if rows:
+        print_table(
+            "Ensembles: the mean of the seeds' predicted poses (held-out split)",
+            ("variant", "members", *(f"{p} gain" for p in PARTS), "body vs mean pose",
+             "hands vs mean pose", "jaw corr", "jaw corr other audio"),
+            rows,
+        )  # fmt: skip
+
+
 def write_figures(out: Path, runs: list[Run], fps: float) -> None:
     from speech2video.evaluation import figures
 
@@ -298,6 +346,7 @@ def main() -> None:
 
     variants = [parse_variant(v) for v in args.variant] or [("recipe", [])]
     cache: dict[str, BenchmarkData] = {}
+    data_by_label: dict[str, BenchmarkData] = {}
     runs: list[Run] = []
     for label, sets in variants:
         base = recipe(args.set + sets)
@@ -312,6 +361,7 @@ def main() -> None:
                     sys.exit("motion_real: --speaker workspace needs --workspace, and no phones")
                 cache[phones] = workspace_data(args.workspace)
         data = cache[phones]
+        data_by_label[label] = data
         for seed in args.seeds if args.seeds is not None else [int(base.get("seed", 0))]:
             p = {**base, "seed": seed}
             print(f"\n[{label} seed {seed}] {data.description}\nrecipe: {p}", flush=True)
@@ -319,6 +369,7 @@ def main() -> None:
             if len(variants) == 1 and args.seeds is None:
                 print_single(runs[-1], args.threads)
     print_summary(runs, args.threads)
+    print_ensembles(runs, data_by_label)
     if args.out is not None:
         fps = next(iter(cache.values())).clips[0].fps
         for label in dict.fromkeys(r.label for r in runs):
