@@ -128,3 +128,49 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Te
         src, grid.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
     )
     return crops.reshape(b, p, c, size, size)
+
+
+def mouth_weight(
+    face_skeletons: torch.Tensor, grow: float = 0.4, feather: float = 0.5
+) -> torch.Tensor:
+    """Where the mouth is in face crops of skeleton images, as a soft (0..1) ellipse.
+
+    face_skeletons: (M, 3, S, S) skeleton crops in [-1, 1] (the painter draws the outer lips in
+        ``skeleton_painter.LIPS``)
+    grow: the ellipse's half-axes are the lips' half-extents grown by this share (the chin and
+        the skin around the lips move with the mouth); its height is at least half its width
+    feather: the weight falls from 1 to 0 between radius 1 and 1 + feather
+    returns: (M, 1, S, S) float32 in [0, 1]; zeros for a crop with no lip pixels
+    """
+    from speech2video.render.skeleton_painter import LIPS
+
+    if face_skeletons.ndim != 4 or face_skeletons.shape[1] != 3:
+        raise InputError(f"face crops must be (M, 3, S, S); got {tuple(face_skeletons.shape)}")
+    m, _, h, w = face_skeletons.shape
+    rgb = (face_skeletons.to(torch.float32) + 1.0) * 127.5
+    limit = PART_COLOR_TOLERANCE + 0.5
+    lips = torch.ones(m, h, w, dtype=torch.bool, device=face_skeletons.device)
+    for channel, value in enumerate(LIPS):
+        lips &= (rgb[:, channel] - value).abs() <= limit
+    ys = (torch.arange(h, device=lips.device, dtype=torch.float32) + 0.5)[None, :, None]
+    xs = (torch.arange(w, device=lips.device, dtype=torch.float32) + 0.5)[None, None, :]
+    inf = torch.tensor(float("inf"), device=lips.device)
+    x0 = torch.where(lips, xs, inf).amin(dim=(1, 2))
+    x1 = torch.where(lips, xs, -inf).amax(dim=(1, 2))
+    y0 = torch.where(lips, ys, inf).amin(dim=(1, 2))
+    y1 = torch.where(lips, ys, -inf).amax(dim=(1, 2))
+    found = lips.flatten(1).any(dim=1)
+    half_w = ((x1 - x0) / 2 + 0.5).where(found, torch.ones_like(x0)) * (1 + grow)
+    half_h = torch.maximum(
+        ((y1 - y0) / 2 + 0.5).where(found, torch.ones_like(y0)) * (1 + grow), half_w / 2
+    )
+    cx, cy = (
+        ((x0 + x1) / 2).where(found, torch.zeros_like(x0)),
+        ((y0 + y1) / 2).where(found, torch.zeros_like(y0)),
+    )
+    r = (
+        ((xs - cx[:, None, None]) / half_w[:, None, None]) ** 2
+        + ((ys - cy[:, None, None]) / half_h[:, None, None]) ** 2
+    ).sqrt()
+    weight = ((1.0 + feather - r) / feather).clamp(0.0, 1.0) * found[:, None, None]
+    return weight[:, None]

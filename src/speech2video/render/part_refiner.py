@@ -38,7 +38,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from speech2video.errors import InputError
-from speech2video.render.part_boxes import PART_NAMES, crop_boxes, part_boxes
+from speech2video.render.part_boxes import PART_NAMES, crop_boxes, mouth_weight, part_boxes
 
 REFINER_CONFIG_FILE = "part_refiner.json"
 REFINER_WEIGHTS_FILE = "part_refiner.safetensors"
@@ -57,6 +57,9 @@ class PartRefinerConfig:
     face_scale, hand_scale: part box side as a multiple of the part's painted size (as the part
         discriminators')
     feather: share of the crop's half-side over which the paste weight falls to 0 at its border
+    keep_mouth: a refined face keeps the generator's mouth (the lips' ellipse in the skeleton,
+        :func:`~speech2video.render.part_boxes.mouth_weight`): the mouth follows the pose, not
+        the exemplar's moment
     """
 
     parts: tuple[str, ...] = ("left_hand", "right_hand")
@@ -67,6 +70,7 @@ class PartRefinerConfig:
     face_scale: float = 1.6
     hand_scale: float = 2.5
     feather: float = 0.3
+    keep_mouth: bool = True
 
     def validate(self) -> None:
         unknown = [p for p in self.parts if p not in PART_NAMES]
@@ -333,6 +337,8 @@ class PartRefinement:
                 gen, sk, to_unit(self.bank.crops[pick]), to_unit(self.bank.skeletons[pick])
             )
             weight = self.window.to(frames)[None, None].expand(rows.numel(), 1, -1, -1)
+            if name == "face" and c.keep_mouth:
+                weight = weight * (1.0 - mouth_weight(sk))
             refined = refined.clamp(-1, 1)
             for k, row in enumerate(rows.tolist()):  # in place, only where the crop lands
                 paste_crops(frames[row : row + 1], refined[k : k + 1], box[k], weight[k : k + 1])

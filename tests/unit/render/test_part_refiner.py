@@ -188,6 +188,53 @@ def test_frames_without_parts_pass_through_and_shapes_are_checked() -> None:
         refinement.refine(frames, frames[:, :, :8])
 
 
+def _face_skeleton(size: int = 64) -> np.ndarray:
+    """(size, size, 3) uint8: a white face with the outer lips drawn around a black mouth."""
+    from speech2video.render.palette import FACE
+    from speech2video.render.skeleton_painter import LIPS
+
+    image = np.zeros((size, size, 3), np.uint8)
+    cv2.ellipse(image, (32, 30), (14, 18), 0, 0, 360, FACE, -1)
+    cv2.ellipse(image, (32, 40), (7, 4), 0, 0, 360, LIPS, 2)
+    cv2.ellipse(image, (32, 40), (4, 2), 0, 0, 360, (0, 0, 0), -1)
+    return image
+
+
+def test_mouth_weight_covers_the_lips_and_nothing_far_from_them() -> None:
+    from speech2video.render.part_boxes import mouth_weight
+
+    crops = to_tensor(np.stack([_face_skeleton(), np.zeros((64, 64, 3), np.uint8)]))
+    weight = mouth_weight(crops)
+    assert weight.shape == (2, 1, 64, 64)
+    assert weight[0, 0, 40, 32] == 1.0 and weight[0, 0, 40, 25] == 1.0  # centre, lip corner
+    assert weight[0, 0, 20, 32] == 0.0 and weight[0, 0, 40, 50] == 0.0  # brow, cheek
+    assert weight[1].max() == 0.0  # no lips: no mouth
+    with pytest.raises(InputError, match="face crops must be"):
+        mouth_weight(crops[:, :2])
+
+
+@pytest.mark.parametrize("keep_mouth", [True, False])
+def test_a_refined_face_keeps_the_generators_mouth(keep_mouth: bool) -> None:
+    config = dataclasses.replace(CONFIG, parts=("face",), keep_mouth=keep_mouth)
+    rng = np.random.default_rng(0)
+    bank = ExemplarBank(
+        torch.from_numpy(rng.integers(0, 255, (1, 3, 32, 32), np.uint8)),
+        torch.zeros(1, 3, 32, 32, dtype=torch.uint8),
+        torch.zeros(1, 3 * 8 * 8),
+        torch.tensor([0]),  # a face exemplar
+    )
+    torch.manual_seed(0)
+    refinement = PartRefinement(config, PartRefinerNet(config.width, config.head), bank)
+    skeleton = to_tensor(_face_skeleton()[None])
+    frames = torch.zeros(1, 3, 64, 64)
+    moved = (refinement.refine(frames, skeleton) - frames).abs().amax(dim=1)[0]  # (64, 64)
+    assert moved[24, 32] > 0.01  # the face above the mouth comes from the exemplar
+    if keep_mouth:
+        assert moved[40, 32] == 0.0  # the mouth is the generator's
+    else:
+        assert moved[40, 32] > 0.01
+
+
 def test_collect_refuses_skeletons_without_the_parts() -> None:
     blank = np.zeros((3, 32, 32, 3), np.uint8)
     with pytest.raises(InputError, match="no left_hand/right_hand found"):
