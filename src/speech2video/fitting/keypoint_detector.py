@@ -57,6 +57,38 @@ def model_path(kind: str) -> Path:
     return path
 
 
+def _hand_landmarker(mode: Any, confidence: float) -> Any:
+    """A mediapipe hand landmarker (two hands) in running ``mode``."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    return vision.HandLandmarker.create_from_options(
+        vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path("hand"))),
+            running_mode=mode,
+            num_hands=2,
+            min_hand_detection_confidence=confidence,
+            min_hand_presence_confidence=confidence,
+            min_tracking_confidence=confidence,
+        )
+    )
+
+
+def _face_landmarker(mode: Any, confidence: float) -> Any:
+    """A mediapipe face landmarker (one face) in running ``mode``."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    return vision.FaceLandmarker.create_from_options(
+        vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path("face"))),
+            running_mode=mode,
+            num_faces=1,
+            min_face_detection_confidence=confidence,
+            min_face_presence_confidence=confidence,
+            min_tracking_confidence=confidence,
+        )
+    )
+
+
 class KeypointDetector:
     """Per-frame SMPL-X-ordered 2D keypoints of one person, in VIDEO running mode.
 
@@ -96,39 +128,21 @@ class KeypointDetector:
         """Create the three landmarkers (about a second)."""
         from mediapipe.tasks.python import BaseOptions, vision
 
-        video = vision.RunningMode.IMAGE if self.stills else vision.RunningMode.VIDEO
+        mode = vision.RunningMode.IMAGE if self.stills else vision.RunningMode.VIDEO
         c = self.min_confidence
         try:
             self._pose = vision.PoseLandmarker.create_from_options(
                 vision.PoseLandmarkerOptions(
                     base_options=BaseOptions(model_asset_path=str(model_path("pose"))),
-                    running_mode=video,
+                    running_mode=mode,
                     num_poses=1,
                     min_pose_detection_confidence=c,
                     min_pose_presence_confidence=c,
                     min_tracking_confidence=c,
                 )
             )
-            self._hand = vision.HandLandmarker.create_from_options(
-                vision.HandLandmarkerOptions(
-                    base_options=BaseOptions(model_asset_path=str(model_path("hand"))),
-                    running_mode=video,
-                    num_hands=2,
-                    min_hand_detection_confidence=c,
-                    min_hand_presence_confidence=c,
-                    min_tracking_confidence=c,
-                )
-            )
-            self._face = vision.FaceLandmarker.create_from_options(
-                vision.FaceLandmarkerOptions(
-                    base_options=BaseOptions(model_asset_path=str(model_path("face"))),
-                    running_mode=video,
-                    num_faces=1,
-                    min_face_detection_confidence=c,
-                    min_face_presence_confidence=c,
-                    min_tracking_confidence=c,
-                )
-            )
+            self._hand = _hand_landmarker(mode, c)
+            self._face = _face_landmarker(mode, c)
         except BaseException:
             self.close()
             raise
@@ -136,27 +150,11 @@ class KeypointDetector:
     def _crop_landmarkers(self) -> tuple[Any, Any]:
         """IMAGE-mode hand and face landmarkers for part crops, created on first need."""
         if self._face_crop is None:
-            from mediapipe.tasks.python import BaseOptions, vision
+            from mediapipe.tasks.python import vision
 
-            image, c = vision.RunningMode.IMAGE, self.min_confidence
-            self._hand_crop = vision.HandLandmarker.create_from_options(
-                vision.HandLandmarkerOptions(
-                    base_options=BaseOptions(model_asset_path=str(model_path("hand"))),
-                    running_mode=image,
-                    num_hands=2,
-                    min_hand_detection_confidence=c,
-                    min_hand_presence_confidence=c,
-                )
-            )
-            self._face_crop = vision.FaceLandmarker.create_from_options(
-                vision.FaceLandmarkerOptions(
-                    base_options=BaseOptions(model_asset_path=str(model_path("face"))),
-                    running_mode=image,
-                    num_faces=1,
-                    min_face_detection_confidence=c,
-                    min_face_presence_confidence=c,
-                )
-            )
+            image = vision.RunningMode.IMAGE
+            self._hand_crop = _hand_landmarker(image, self.min_confidence)
+            self._face_crop = _face_landmarker(image, self.min_confidence)
         return self._hand_crop, self._face_crop
 
     def close(self) -> None:
