@@ -27,8 +27,8 @@ validation loss per epoch), the per-part errors and gains, jaw-opening correlati
 consistency and diversity, and the training time on ``--threads`` torch threads. Figures under
 ``--out`` (``<label>/`` per variant when there are several): ``learning_curve.png`` (every
 seed), ``jaw_trajectory.png`` (first seed). ``--mlflow [URI]`` logs each run's learning curve and
-results to the experiment ``motion_real``. With several seeds a variant is also scored as an ensemble: the
-mean of its seeds' predicted poses.
+results to the experiment ``motion_real``. With several seeds a variant is also scored as an
+ensemble: the mean of its seeds' predicted poses.
 
 Targets (issue 11): jaw and face error >= 40 % below the better baseline, jaw-opening correlation
 >= 0.5, body and hands not worse than the mean pose.
