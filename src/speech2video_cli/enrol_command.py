@@ -22,6 +22,11 @@ RENDER_METRICS: tuple[tuple[str, str], ...] = (
     ("ssim", "SSIM on held-out frames"),
     ("face_crop_l1", "face crop L1"),
     ("hands_crop_l1", "hands crop L1"),
+    ("psnr_ref_nearest_training", "  reference: nearest real training frame (dB)"),
+    ("psnr_ref_real_lag", "  reference: the real frame {lag} earlier (dB)"),
+    ("detect_all_generated", "face and both hands found, generated"),
+    ("detect_all_real", "face and both hands found, real"),
+    ("mouth_pose_corr", "mouth agreement (r)"),
 )
 #: Motion parts compared with the mean-pose and shuffled-audio baselines.
 PARTS = ("jaw", "face", "body", "hands")
@@ -148,7 +153,8 @@ def _limits(min_hands_rate: float | None) -> object:
 
 def _print_summary(speaker: str, found: dict) -> None:
     metrics = found.get("evaluation") or {}
-    rows = [(label, metrics[key]) for key, label in RENDER_METRICS if key in metrics]
+    lag = f"{float(metrics.get('reference_lag_s', 0.2)):.2g} s"
+    rows = [(label.format(lag=lag), metrics[k]) for k, label in RENDER_METRICS if k in metrics]
     if rows:
         print("[enrol] renderer, held-out pieces:")
         for label, value in rows:

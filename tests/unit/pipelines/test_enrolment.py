@@ -161,3 +161,18 @@ def test_enrol_the_real_host_clip_end_to_end(
         ["git", "status", "--porcelain", "data/raw"], cwd=ws, capture_output=True, text=True
     )
     assert status.stdout == ""  # the recordings are DVC-tracked, committed as .dvc files
+
+
+def test_the_summary_shows_the_renderer_beside_its_references(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from speech2video_cli.enrol_command import _print_summary
+
+    metrics = {"psnr": 20.5, "psnr_ref_nearest_training": 21.9, "psnr_ref_real_lag": 21.4,
+               "reference_lag_s": 0.2, "mouth_pose_corr": 0.77,
+               "detect_all_real": 0.98}  # fmt: skip
+    _print_summary("ann", {"evaluation": metrics})
+    out = capsys.readouterr().out
+    assert re.search(r"PSNR on held-out frames \(dB\) +20\.5", out)
+    assert re.search(r"reference: the real frame 0\.2 s earlier \(dB\) +21\.4", out)
+    assert re.search(r"mouth agreement \(r\) +0\.77", out) and "found, generated" not in out
