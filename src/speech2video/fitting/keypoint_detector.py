@@ -90,7 +90,7 @@ def _face_landmarker(mode: Any, confidence: float) -> Any:
 
 
 class KeypointDetector:
-    """Per-frame SMPL-X-ordered 2D keypoints of one person, in VIDEO running mode.
+    """Per-frame SMPL-X-ordered 2D keypoints of one person (VIDEO running mode; IMAGE for stills).
 
     One detector per recording (timestamps restart at 0). ``min_confidence`` is the detection
     and presence threshold given to the landmarkers. ``part_crops``: look again for a missed
