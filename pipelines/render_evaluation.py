@@ -103,15 +103,17 @@ def reference_psnr(
     lagged: list[float] = []
     for rec in recs:
         paths = sorted((SKELETONS_DIR / rec / "frames").glob("*.png"))
-        real += [read_rgb(q) for q in paths[:per_clip]]
-        if len(paths) > lag:
-            lagged.append(lagged_psnr([read_rgb(q) for q in paths[: per_clip + lag]], lag))
+        frames = [read_rgb(q) for q in paths[: per_clip + lag]]  # each read once
+        real += frames[:per_clip]
+        if len(frames) > lag:
+            lagged.append(lagged_psnr(frames, lag))
     if not real:
         return {}
     out: dict[str, float] = {}
-    plate = SKELETONS_DIR / "background.png"
-    if plate.is_file() and read_rgb(plate).shape == real[0].shape:
-        out["psnr_ref_plate"] = plate_psnr(real, read_rgb(plate))
+    plate_path = SKELETONS_DIR / "background.png"
+    plate = read_rgb(plate_path) if plate_path.is_file() else None
+    if plate is not None and plate.shape == real[0].shape:
+        out["psnr_ref_plate"] = plate_psnr(real, plate)
     pool = [q for r in training for q in sorted((SKELETONS_DIR / r / "frames").glob("*.png"))]
     budget = int(p.get("reference_training_frames", 300))
     if pool and budget > 0:

@@ -13,8 +13,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from speech2video_cli import framework_output
+
+if TYPE_CHECKING:
+    from speech2video.fitting.recording_checks import CheckLimits
 
 #: Renderer figures printed at the end (when the report has them), with their labels.
 RENDER_METRICS: tuple[tuple[str, str], ...] = (
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limits(min_hands_rate: float | None) -> object:
+def _limits(min_hands_rate: float | None) -> CheckLimits:
     """The recording checks' limits, with the operator's hands rate where given."""
     from dataclasses import replace
 

@@ -52,18 +52,25 @@ def part_masks(skeleton: torch.Tensor) -> torch.Tensor:
     """
     if skeleton.ndim != 4 or skeleton.shape[1] != 3:
         raise InputError(f"skeleton must have shape (B, 3, H, W); got {tuple(skeleton.shape)}")
+    rgb = _levels(skeleton)
+    return torch.stack([color_mask(rgb, color) for color in _PART_COLORS], dim=1)
+
+
+def _levels(skeleton: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) uint8 0..255 or float [-1, 1] → float32 0..255."""
     if skeleton.dtype == torch.uint8:
-        rgb = skeleton.to(torch.float32)
-    else:
-        rgb = (skeleton.to(torch.float32) + 1.0) * 127.5
+        return skeleton.to(torch.float32)
+    return (skeleton.to(torch.float32) + 1.0) * 127.5
+
+
+def color_mask(rgb: torch.Tensor, color: tuple[int, int, int]) -> torch.Tensor:
+    """(B, 3, H, W) float32 0..255 → (B, H, W) bool: within :data:`PART_COLOR_TOLERANCE` of
+    ``color`` in every channel (channel by channel: no (B, 3, H, W) temporary)."""
     limit = PART_COLOR_TOLERANCE + 0.5
-    masks = []
-    for color in _PART_COLORS:  # channel by channel: no (B, P, 3, H, W) temporary
-        mask = (rgb[:, 0] - color[0]).abs_() <= limit
-        for channel in (1, 2):
-            mask &= (rgb[:, channel] - color[channel]).abs_() <= limit
-        masks.append(mask)
-    return torch.stack(masks, dim=1)
+    mask = (rgb[:, 0] - color[0]).abs_() <= limit
+    for channel in (1, 2):
+        mask &= (rgb[:, channel] - color[channel]).abs_() <= limit
+    return mask
 
 
 def part_boxes(
@@ -146,12 +153,8 @@ def mouth_weight(
 
     if face_skeletons.ndim != 4 or face_skeletons.shape[1] != 3:
         raise InputError(f"face crops must be (M, 3, S, S); got {tuple(face_skeletons.shape)}")
-    m, _, h, w = face_skeletons.shape
-    rgb = (face_skeletons.to(torch.float32) + 1.0) * 127.5
-    limit = PART_COLOR_TOLERANCE + 0.5
-    lips = torch.ones(m, h, w, dtype=torch.bool, device=face_skeletons.device)
-    for channel, value in enumerate(LIPS):
-        lips &= (rgb[:, channel] - value).abs() <= limit
+    _, _, h, w = face_skeletons.shape
+    lips = color_mask(_levels(face_skeletons), LIPS)
     ys = (torch.arange(h, device=lips.device, dtype=torch.float32) + 0.5)[None, :, None]
     xs = (torch.arange(w, device=lips.device, dtype=torch.float32) + 0.5)[None, None, :]
     inf = torch.tensor(float("inf"), device=lips.device)

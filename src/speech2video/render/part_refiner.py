@@ -268,18 +268,24 @@ def feather_window(size: int, feather: float) -> torch.Tensor:
 
 
 def paste_crops(
-    frames: torch.Tensor, crops: torch.Tensor, boxes: torch.Tensor, weight: torch.Tensor
+    frames: torch.Tensor,
+    crops: torch.Tensor,
+    boxes: torch.Tensor,
+    weight: torch.Tensor,
+    rows: list[int] | None = None,
 ) -> torch.Tensor:
     """Paste square crops back into their frames (inverse of :func:`crop_boxes`), in place.
 
-    frames: (B, 3, H, W), written in place and returned; crops: (B, 3, S, S); boxes: (B, 4)
-    (x0, y0, x1, y1) pixels; weight: (B, 1, S, S) in [0, 1], the crop's blending weight.
+    frames: (B, 3, H, W), written in place and returned; crops: (M, 3, S, S); boxes: (M, 4)
+    (x0, y0, x1, y1) pixels; weight: (M, 1, S, S) in [0, 1], the crop's blending weight;
+    rows: the frame of each crop (default: crop i into frame i, M = B).
     Only the pixels a crop reaches are sampled (its box and half a crop pixel around it).
     """
     _, _, h, w = frames.shape
     size = crops.shape[-1]
     both = torch.cat((crops, weight), 1).to(frames.dtype)
-    for i, (x0, y0, x1, y1) in enumerate(boxes.float().tolist()):
+    rows = list(range(crops.shape[0])) if rows is None else rows
+    for i, (row, (x0, y0, x1, y1)) in enumerate(zip(rows, boxes.float().tolist(), strict=True)):
         bw, bh = max(x1 - x0, 1e-3), max(y1 - y0, 1e-3)
         margin_x, margin_y = bw / size, bh / size  # bilinear reach past the box: half a pixel
         c0, c1 = max(0, math.floor(x0 - margin_x)), min(w, math.ceil(x1 + margin_x))
@@ -297,7 +303,7 @@ def paste_crops(
             both[i : i + 1], grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )[0]
         image, alpha = sampled[:3], sampled[3:]
-        region = frames[i, :, r0:r1, c0:c1]
+        region = frames[row, :, r0:r1, c0:c1]
         region.mul_(1 - alpha).add_(alpha * image)
     return frames
 
@@ -339,9 +345,7 @@ class PartRefinement:
             weight = self.window.to(frames)[None, None].expand(rows.numel(), 1, -1, -1)
             if name == "face" and c.keep_mouth:
                 weight = weight * (1.0 - mouth_weight(sk))
-            refined = refined.clamp(-1, 1)
-            for k, row in enumerate(rows.tolist()):  # in place, only where the crop lands
-                paste_crops(frames[row : row + 1], refined[k : k + 1], box[k], weight[k : k + 1])
+            paste_crops(frames, refined.clamp(-1, 1), box[:, 0], weight, rows.tolist())
         return frames
 
 
