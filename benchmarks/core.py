@@ -2,8 +2,10 @@
 
 Measures, for 60 s of speech-like audio at 30 fps: the 28-D features, the audio-to-pose LSTM
 (paper size: 2 x 300 cells, 200 ms delay), key-pose insertion with 20 key words, the open skeleton's
-forward kinematics and the skeleton painter; the streaming path per 100 ms chunk; and the peak
-memory of the process. Targets (issue "Foundation"): features + LSTM + insertion for 60 s
+forward kinematics and the skeleton painter; the streaming path per 100 ms chunk; the Whisper
+speech embedding and the model with its mouth readout (``embedding: whisper``, the default of
+``params.yaml``; a readout with untrained weights, which costs the same); and the peak memory of
+the process. Targets (issue "Foundation"): features + LSTM + insertion for 60 s
 ≤ 0.3 s (≥ 200x real time), peak memory ≤ 500 MB, a 100 ms streaming chunk ≤ 5 ms.
 """
 
@@ -44,6 +46,7 @@ def main() -> None:
     from speech2video.body.camera import PinholeCamera
     from speech2video.motion.keypose_dictionary import KeyPoseDictionary, KeyPoseEntry
     from speech2video.motion.keypose_insertion import KeyPoseInserter
+    from speech2video.audio.speech_embedding import speech_embedding
     from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
     from speech2video.motion.pose_stream import PoseStream
     from speech2video.motion.words import Word
@@ -80,6 +83,12 @@ def main() -> None:
         return times
 
     chunk_times = np.array(stream_all()[5:])
+    with_readout = SequenceToPoseLSTM(audio_to_pose_config(embedding="whisper")).eval()
+    with_readout.readout.ready.fill_(1.0)
+    emb = speech_embedding(audio, len(features))  # loads the model once
+    rows_in = np.concatenate([features, emb], axis=1)
+    t_emb = best_of(lambda: speech_embedding(audio, len(features)), args.repeats)
+    t_read = best_of(lambda: with_readout.predict(rows_in, FPS), args.repeats)
     body = load_body_model("skeleton")
     t_body = best_of(lambda: body.forward(poses), args.repeats)
     joints = body.forward(poses[:30])
@@ -94,6 +103,8 @@ def main() -> None:
         ("LSTM 2x300, 60 s (6000 steps)", f"{t_lstm * 1000:.1f} ms", f"{SECONDS / t_lstm:.0f}x"),
         ("key-pose insertion, 20 words", f"{t_ins * 1000:.2f} ms", f"{SECONDS / t_ins:.0f}x"),
         ("features + LSTM + insertion", f"{total * 1000:.1f} ms", f"{SECONDS / total:.0f}x"),
+        ("Whisper embedding, 60 s audio", f"{t_emb * 1000:.1f} ms", f"{SECONDS / t_emb:.0f}x"),
+        ("LSTM + mouth readout, 60 s", f"{t_read * 1000:.1f} ms", f"{SECONDS / t_read:.0f}x"),
         ("streaming, 100 ms chunk (median)", f"{np.median(chunk_times) * 1000:.2f} ms",
          f"{0.1 / np.median(chunk_times):.0f}x"),
         ("streaming, 100 ms chunk (p95)", f"{np.percentile(chunk_times, 95) * 1000:.2f} ms",

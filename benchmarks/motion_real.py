@@ -57,7 +57,17 @@ from benchmarks.motion_real_data import (
 from benchmarks.table import print_table
 
 PARTS = ("jaw", "face", "body", "hands")
-ARCH = ("hidden", "layers", "delay_s", "dropout", "phones")
+ARCH = (
+    "hidden",
+    "layers",
+    "delay_s",
+    "dropout",
+    "phones",
+    "embedding",
+    "readout_parts",
+    "readout_context_s",
+    "readout_stride_s",
+)
 
 
 def recipe(overrides: list[str]) -> dict:
@@ -227,6 +237,13 @@ def print_single(run: Run, threads: int) -> None:
     if result.shrinkage:
         shrink = ", ".join(f"{k} {v:.3g}" for k, v in result.shrinkage.items())
         print(f"\nshrinkage toward the mean pose (1 = the model's motion kept): {shrink}")
+    if result.readout is not None:
+        fit = result.readout
+        errs = ", ".join(
+            f"{k} {fit.val_error[k]:.3g} (LSTM {fit.lstm_error[k]:.3g})" for k in fit.val_error
+        )
+        print(f"speech-embedding readout: ridge {fit.ridge:g}, used for {list(fit.used)}; "
+              f"validation error in part spreads: {errs}")  # fmt: skip
 
 
 def _percent(key: str) -> bool:
@@ -350,17 +367,18 @@ def main() -> None:
     runs: list[Run] = []
     for label, sets in variants:
         base = recipe(args.set + sets)
-        phones = str(base.get("phones") or "")
-        if phones not in cache:
+        phones, emb = str(base.get("phones") or ""), str(base.get("embedding") or "")
+        key = f"{phones}|{emb}"
+        if key not in cache:
             if args.speaker == "beat2":
-                cache[phones] = beat2_data(args.train_s, args.val_s, phones, args.phones_from)
+                cache[key] = beat2_data(args.train_s, args.val_s, phones, args.phones_from, emb)
             elif args.speaker == "demo":
-                cache[phones] = demo_data(args.demo_config, phones, args.phones_from)
+                cache[key] = demo_data(args.demo_config, phones, args.phones_from, emb)
             else:
                 if args.workspace is None or phones:
                     sys.exit("motion_real: --speaker workspace needs --workspace, and no phones")
-                cache[phones] = workspace_data(args.workspace)
-        data = cache[phones]
+                cache[key] = workspace_data(args.workspace, emb)
+        data = cache[key]
         data_by_label[label] = data
         for seed in args.seeds if args.seeds is not None else [int(base.get("seed", 0))]:
             p = {**base, "seed": seed}

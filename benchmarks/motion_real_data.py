@@ -1,6 +1,7 @@
 """The data of ``benchmarks.motion_real``: the shared BEAT2 capture, or the synthetic demo speaker.
 
-Inputs are the 28 audio features, plus the phonetic columns of ``phones`` (``cmu`` | ``viseme``;
+Inputs are the 28 audio features, plus the columns of a speech ``embedding`` (``whisper``;
+``audio/speech_embedding.py``) or the phonetic columns of ``phones`` (``cmu`` | ``viseme``;
 empty: none) aligned from timed words (``audio/phones.py``). Training always aligns the
 transcript's words (BEAT2's TextGrid, the demo speaker's TTS times); the held-out part and the
 other-audio baseline align either the transcript (``phones_from="transcript"``) or what the
@@ -45,12 +46,15 @@ def _words(audio, transcript: list, phones_from: str) -> list:
     return transcribe(audio, language="en").words
 
 
-def inputs(audio, words: list | None, phones: str) -> np.ndarray:
-    """(T, 28 [+ phone columns]) model inputs of 16 kHz ``audio`` with its timed words."""
+def inputs(audio, words: list | None, phones: str, embedding: str = "") -> np.ndarray:
+    """(T, 28 [+ phone or embedding columns]) model inputs of 16 kHz ``audio`` with its words."""
     from speech2video.audio.features import compute_features
     from speech2video.audio.phones import phone_features
+    from speech2video.audio.speech_embedding import speech_embedding
 
     feats = compute_features(audio.samples)
+    if embedding:
+        return np.concatenate([feats, speech_embedding(audio.samples, len(feats), embedding)], 1)
     if not phones:
         return feats
     if words is None:
@@ -74,9 +78,12 @@ def _shift(words: list, t0: float, t1: float) -> list:
     ]
 
 
-def beat2_data(train_s: float, val_s: float, phones: str = "", phones_from: str = "transcript"
-               ) -> BenchmarkData:  # fmt: skip
-    """Train on the first ``train_s`` seconds of the BEAT2 file, hold out the next ``val_s``."""
+def beat2_data(train_s: float, val_s: float, phones: str = "", phones_from: str = "transcript",
+               embedding: str = "") -> BenchmarkData:  # fmt: skip
+    """Train on the first ``train_s`` seconds of the BEAT2 file, hold out the next ``val_s``.
+
+    With a speech ``embedding`` the held-out part's inputs are computed from its audio alone
+    (the encoder sees no training audio around it)."""
     from speech2video.audio.io import decode
     from speech2video.audio.textgrid import load_textgrid_words
     from speech2video.body.mocap import (
@@ -95,7 +102,7 @@ def beat2_data(train_s: float, val_s: float, phones: str = "", phones_from: str 
             sys.exit(f"motion_real: {path} not found (set S2V_SHARED_DATA)")
     audio = decode(wav)
     words = load_textgrid_words(grid)
-    feats = inputs(audio, words, phones)
+    feats = inputs(audio, words, phones, embedding)
     rec = load_mocap(npz)
     check_audio_length(rec, feats.shape[0] / 100.0)
     cut = round(train_s * rec.fps)
@@ -113,6 +120,8 @@ def beat2_data(train_s: float, val_s: float, phones: str = "", phones_from: str 
         clip_audio = _clip(audio, t0, t1)
         heard = _words(clip_audio, _shift(words, t0, t1), phones_from)
         val = np.concatenate([val[:, :28], inputs(clip_audio, heard, phones)[: len(val), 28:]], 1)
+    if embedding:
+        val = inputs(_clip(audio, cut / fps, end / fps), None, "", embedding)[: len(val)]
     clip = HeldOutClip("beat2[val]", {"audio": val}, poses[cut:end], fps)
     other_audio = decode(other_wav)
     other_words = None
@@ -124,10 +133,12 @@ def beat2_data(train_s: float, val_s: float, phones: str = "", phones_from: str 
         f"coefficients {conv.expression_kept:.1%} of expression-coefficient variance"
         + (f"; phones {phones!r} (held out: {phones_from} words)" if phones else "")
     )
-    return BenchmarkData(train, [clip], [inputs(other_audio, other_words, phones)], desc)
+    other = inputs(other_audio, other_words, phones, embedding)
+    return BenchmarkData(train, [clip], [other], desc)
 
 
-def demo_data(config: str, phones: str = "", phones_from: str = "transcript") -> BenchmarkData:
+def demo_data(config: str, phones: str = "", phones_from: str = "transcript", embedding: str = ""
+              ) -> BenchmarkData:  # fmt: skip
     """The synthetic demo speaker (a quick check: its mouth is a formula of its own audio)."""
     from pipelines.recordings import keyword_clips, split_recordings
     from speech2video.audio.io import decode
@@ -151,7 +162,7 @@ def demo_data(config: str, phones: str = "", phones_from: str = "transcript") ->
         if phones:
             words = load_words(root / "transcripts" / f"{rec}.json")
             words = words if rec in train_ids else _words(audio, words, phones_from)
-        data[rec] = (inputs(audio, words, phones), motion.poses, motion.fps)
+        data[rec] = (inputs(audio, words, phones, embedding), motion.poses, motion.fps)
     train = [Utterance(*data[r], r) for r in train_ids]
     clips = [HeldOutClip(r, {"audio": data[r][0]}, data[r][1], data[r][2]) for r in held]
     other = [data[r][0] for r in train_ids[:4]]
@@ -159,13 +170,14 @@ def demo_data(config: str, phones: str = "", phones_from: str = "transcript") ->
     return BenchmarkData(train, clips, other, desc)
 
 
-def workspace_data(workspace: Path) -> BenchmarkData:
+def workspace_data(workspace: Path, embedding: str = "") -> BenchmarkData:
     """An enrolled speaker's workspace after its ``features`` stage (e.g. ``s2v enrol --no-run``
     then ``dvc repro features``): its training recordings' audio features and fitted poses,
     its held-out recordings as clips; other audio: the shared BEAT2 speech (another person)."""
     import yaml
 
     from speech2video.audio.io import decode
+    from speech2video.audio.speech_embedding import speech_embedding
     from speech2video.body.motion_file import load_motion
     from speech2video.evaluation.motion_evaluation import HeldOutClip
     from speech2video.motion.training import Utterance
@@ -188,13 +200,21 @@ def workspace_data(workspace: Path) -> BenchmarkData:
     data = {}
     for rec in recs:
         motion = load_motion(motions / f"{rec}.npz")
-        data[rec] = (np.load(feats / f"{rec}.npy"), motion.poses, motion.fps)
+        rows = np.load(feats / f"{rec}.npy")
+        if embedding:
+            audio = decode(workspace / "data/interim/ingest" / rec / "audio.wav")
+            rows = np.concatenate([rows, speech_embedding(audio.samples, len(rows), embedding)], 1)
+        data[rec] = (rows, motion.poses, motion.fps)
     train = [Utterance(*data[r], r) for r in recs if r not in held]
     clips = [HeldOutClip(r, {"audio": data[r][0]}, data[r][1], data[r][2]) for r in held]
     if not train or not clips:
         sys.exit(f"motion_real: {workspace}: needs training and held-out recordings")
     other_wav = SHARED / f"{OTHER_AUDIO}.wav"
-    other = [inputs(decode(other_wav), None, "")] if other_wav.is_file() else [train[0].features]
+    other = (
+        [inputs(decode(other_wav), None, "", embedding)]
+        if other_wav.is_file()
+        else [train[0].features]
+    )
     seconds = sum(len(u.poses) / u.fps for u in train)
     desc = (
         f"workspace {workspace.name} (fitted from video): {len(train)} training recordings "

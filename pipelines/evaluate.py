@@ -35,6 +35,7 @@ from pipelines.recordings import (
     MODELS_DIR,
     SKELETONS_DIR,
     WORDS_DIR,
+    audio_inputs,
     ingested_recordings,
     keyword_clips,
     speaker_info,
@@ -72,8 +73,9 @@ def _mouth_keypoints(rec: str) -> tuple[np.ndarray | None, np.ndarray | None]:
     return lm, conf
 
 
-def load_clips(held: list[str], speaker_dir: Path) -> list:
-    """HeldOutClip per held-out recording with a fitted motion."""
+def load_clips(held: list[str], speaker_dir: Path, embedding: str = "") -> list:
+    """HeldOutClip per held-out recording with a fitted motion; its audio inputs carry the
+    ``embedding``'s columns when the audio model reads one."""
     from speech2video.body.motion_file import load_motion
     from speech2video.evaluation.motion_evaluation import HeldOutClip
     from speech2video.motion.words import load_words
@@ -85,12 +87,11 @@ def load_clips(held: list[str], speaker_dir: Path) -> list:
             continue
         motion = load_motion(motion_path)
         inputs = {}
-        for source, path in (
-            ("audio", FEATURES_DIR / f"{rec}.npy"),
-            ("text", FEATURES_DIR / "text" / f"{rec}.npy"),
-        ):
-            if path.is_file():
-                inputs[source] = np.load(path, allow_pickle=False)
+        audio = audio_inputs(rec, embedding)
+        if audio is not None:
+            inputs["audio"] = audio
+        if (FEATURES_DIR / "text" / f"{rec}.npy").is_file():
+            inputs["text"] = np.load(FEATURES_DIR / "text" / f"{rec}.npy", allow_pickle=False)
         mouth, conf = _mouth_keypoints(rec)
         words_path = WORDS_DIR / f"{rec}.json"  # supplied or transcribed (the features stage)
         if not words_path.is_file():
@@ -107,6 +108,15 @@ def _profile():  # -> SpeakerProfile
         if directory.is_dir():
             return load_speaker_profile(directory)
     raise StageError(f"{FIT_DIR / 'body_model'}: no speaker profile (run the fit stage first)")
+
+
+def _audio_model_embedding() -> str:
+    """The speech embedding the trained audio model reads ("" for none or no model)."""
+    path = MODELS_DIR / "audio_to_pose" / "config.json"
+    if not path.is_file():
+        return ""
+    config = json.loads(path.read_text()).get("config") or {}
+    return str(config.get("embedding") or "")
 
 
 def _has_component(component: str) -> bool:
@@ -166,7 +176,8 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
     train_ids, held = split_recordings(
         ingested_recordings(), split.get("holdout", 0.1), int(split.get("seed", 0)), posing
     )
-    clips = load_clips(held, speaker_dir)
+    embedding = _audio_model_embedding()
+    clips = load_clips(held, speaker_dir, embedding)
     if not clips:
         raise StageError(f"{FIT_DIR / 'motion'}: no fitted motion for held-out recordings {held}")
     profile = _profile()
@@ -181,11 +192,7 @@ def evaluate(params: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
         )
     if params.get("motion_source") == "mocap":
         extra["notes"].insert(0, "motion source: motion capture (truth = converted capture)")
-    other = [
-        np.load(FEATURES_DIR / f"{r}.npy", allow_pickle=False)
-        for r in train_ids
-        if (FEATURES_DIR / f"{r}.npy").is_file()
-    ]
+    other = [x for x in (audio_inputs(r, embedding) for r in train_ids) if x is not None]
     from speech2video.body.motion_file import load_motion
 
     train_poses = [

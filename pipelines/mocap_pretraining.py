@@ -59,11 +59,13 @@ def pretrain_settings(p: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def pretraining_utterances(
-    folder: Path, speaker: str
+    folder: Path, speaker: str, embedding: str = ""
 ) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], dict[str, Any]]:
-    """(features (N, 28), poses (T, 106), fps) per capture in ``folder``, and a report."""
+    """(inputs (N, 28 [+ E]), poses (T, 106), fps) per capture in ``folder``, and a report;
+    the inputs carry the speech ``embedding``'s columns when the model reads one."""
     from speech2video.audio.features import compute_features
     from speech2video.audio.io import decode
+    from speech2video.audio.speech_embedding import speech_embedding
     from speech2video.body.mocap import (
         check_audio_length,
         fit_mocap_hand_basis,
@@ -80,8 +82,12 @@ def pretraining_utterances(
         basis = fit_mocap_hand_basis(list(captures.values()))
         utterances, seconds = [], 0.0
         for rec, (_, audio_path) in files.items():
-            feats = compute_features(decode(audio_path).samples)
+            samples = decode(audio_path).samples
+            feats = compute_features(samples)
             check_audio_length(captures[rec], feats.shape[0] / 100.0)
+            if embedding:
+                emb = speech_embedding(samples, len(feats), embedding)
+                feats = np.concatenate([feats, emb], axis=1)
             conv = mocap_to_motion(captures[rec], basis, speaker)
             utterances.append((feats, conv.motion.poses, conv.motion.fps))
             seconds += conv.motion.num_frames / conv.motion.fps
@@ -100,7 +106,7 @@ def pretrain(
     from speech2video.body.pose_layout import DEFAULT_LOSS_WEIGHTS
     from speech2video.motion.training import PoseSequenceDataset, TrainConfig, train_lstm
 
-    utterances, report = pretraining_utterances(folder, folder.name)
+    utterances, report = pretraining_utterances(folder, folder.name, model.config.embedding)
     stage_weights = {**DEFAULT_LOSS_WEIGHTS, **(p.get("loss_weights") or {})}
     weights = {k: (w if k in spec["parts"] else 0.0) for k, w in stage_weights.items()}
     settings = {**p, "epochs": int(spec["epochs"]), "shrink_to_mean": False}

@@ -13,12 +13,17 @@ from pipelines.recordings import (
     FIT_DIR,
     METRICS_DIR,
     MODELS_DIR,
+    audio_inputs,
     ingested_recordings,
     keyword_clips,
     speaker_info,
     split_recordings,
 )
 from pipelines.stage_io import StageError, load_params, stage_file, stage_output
+
+#: Params keys that shape the model (the rest are TrainConfig's).
+ARCH = ("hidden", "layers", "delay_s", "dropout", "embedding", "readout_parts",
+        "readout_context_s", "readout_stride_s")  # fmt: skip
 
 
 def train_pose_model(stage: str, component: str, source: str) -> None:
@@ -29,6 +34,7 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
     """
     from speech2video.audio.text_encoding import text_to_pose_config
     from speech2video.body.motion_file import load_motion
+    from speech2video.errors import InputError
     from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
     from speech2video.motion.training import PoseSequenceDataset, TrainConfig, train_lstm
     from speech2video_mlops.tracking import TrainingRun
@@ -47,18 +53,27 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
     train_ids, _ = split_recordings(
         ingested_recordings(), split.get("holdout", 0.1), int(split.get("seed", 0)), posing
     )
+    if p.get("embedding") and source != "audio":
+        raise StageError(f"params.yaml {stage}: embedding is for the audio model only")
+    embedding = str(p.get("embedding") or "")
     feat_dir = FEATURES_DIR if source == "audio" else FEATURES_DIR / "text"
     utterances = []
     for rec in train_ids:
         path = feat_dir / f"{rec}.npy"
-        if not path.is_file():
+        rows = audio_inputs(rec, embedding) if source == "audio" else None
+        if source != "audio" and path.is_file():
+            rows = np.load(path)
+        if rows is None:
             continue
         motion = load_motion(FIT_DIR / "motion" / f"{rec}.npz")
-        utterances.append((np.load(path), motion.poses, motion.fps))
+        utterances.append((rows, motion.poses, motion.fps))
     if not utterances:
         raise StageError(f"{feat_dir}: no {source} inputs for the training recordings")
-    arch = {k: p[k] for k in ("hidden", "layers", "delay_s", "dropout") if k in p}
-    config = audio_to_pose_config(**arch) if source == "audio" else text_to_pose_config(**arch)
+    arch = {k: p[k] for k in ARCH if p.get(k) is not None}
+    try:
+        config = audio_to_pose_config(**arch) if source == "audio" else text_to_pose_config(**arch)
+    except InputError as exc:
+        raise StageError(f"params.yaml {stage}: {exc}") from None
     torch_seed = int(p.get("seed", 0))
     import torch
 
@@ -88,9 +103,25 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
             "train_seconds": result.seconds,
             "recordings": len(utterances),
             **pre,
+            **_readout_summary(result.readout),
         }
         run.log_metrics({k: float(v) for k, v in summary.items()})
+        if result.readout is not None:  # the readout's validation curve over ridge strengths
+            for i, (ridge, err) in enumerate(result.readout.curve, start=1):
+                run.log_epoch(i, {"readout_path_ridge": ridge, "readout_path_val_error": err})
         run.set_tags({"component": component})
     METRICS_DIR.mkdir(exist_ok=True)
     with stage_file(METRICS_DIR / f"{stage}.json") as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _readout_summary(fit: object) -> dict[str, float]:
+    """The speech-embedding readout's figures for the stage's metrics (none without one)."""
+    if fit is None:
+        return {}
+    out = {"readout_ridge": fit.ridge}
+    for part, err in fit.val_error.items():
+        out[f"readout_val_error_{part}"] = err
+        out[f"readout_lstm_val_error_{part}"] = fit.lstm_error[part]
+        out[f"readout_used_{part}"] = float(part in fit.used)
+    return out

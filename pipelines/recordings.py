@@ -17,6 +17,8 @@ FIT_DIR = Path("data/interim/fit")
 FEATURES_DIR = Path("data/interim/features")
 #: Every recording's words as the features stage used them (supplied or transcribed).
 WORDS_DIR = FEATURES_DIR / "words"
+#: Speech-embedding rows per recording: ``<EMBEDDING_DIR>/<name>/<rec>.npy`` (T, E).
+EMBEDDING_DIR = FEATURES_DIR / "embedding"
 KEYPOINTS_DIR = Path("data/interim/keypoints")
 SKELETONS_DIR = Path("data/interim/skeletons")
 MODELS_DIR = Path("models")
@@ -116,3 +118,28 @@ def skeleton_split(params: dict[str, Any]) -> tuple[list[str], list[str]]:
     held = set(held_out_recordings(params))
     seqs = sorted(d.name for d in SKELETONS_DIR.iterdir() if (d / "skeleton").is_dir())
     return [s for s in seqs if s not in held], [s for s in seqs if s in held]
+
+
+def audio_inputs(rec: str, embedding: str = "") -> np.ndarray | None:
+    """The audio model's input rows of a recording: its 28 audio features, with the speech
+    embedding's columns when ``embedding`` names one (both written by the ``features`` stage).
+
+    returns: (T, 28 [+ E]) float32, or None when the recording has no features
+    Raises StageError when the embedding is asked for and the features stage did not write it.
+    """
+    path = FEATURES_DIR / f"{rec}.npy"
+    if not path.is_file():
+        return None
+    feats = np.load(path, allow_pickle=False)
+    if not embedding:
+        return feats
+    emb_path = EMBEDDING_DIR / embedding / f"{rec}.npy"
+    if not emb_path.is_file():
+        raise StageError(
+            f"{emb_path} is missing: the features stage writes the {embedding!r} speech "
+            "embedding when params.yaml train_audio_to_pose.embedding names it (dvc repro features)"
+        )
+    emb = np.load(emb_path, allow_pickle=False)
+    if emb.shape[0] != feats.shape[0]:
+        raise StageError(f"{emb_path}: {emb.shape[0]} rows; {path} has {feats.shape[0]}")
+    return np.concatenate([feats, emb], axis=1)

@@ -91,6 +91,8 @@ def _repo(root: Path) -> dict[str, str]:
     copy_project(REPO, root)  # dvc.yaml, the stages' code (what s2v enrol copies too)
     params = yaml.safe_load((REPO / "pipelines" / "params" / "tiny.yaml").read_text())
     params.update(speaker_dir="data/mocap_speaker", motion_source="mocap")
+    # the audio model with the Whisper-encoder readout of the mouth and face (motion/readout.py)
+    params["train_audio_to_pose"].update(embedding="whisper", val_fraction=0.25, val_block_s=1.0)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     make_mocap_speaker(root / "data" / "mocap_speaker")
     env = {**pipeline_env(root), "S2V_HOME": str(root / ".s2v")}
@@ -125,6 +127,9 @@ def test_mocap_speaker_enrols_end_to_end_into_the_registry(
     for key in keys:
         assert key in metrics, key
     assert "psnr" not in metrics and "mouth_px" not in metrics
+    assert (root / "data/interim/features/embedding/whisper/rec0.npy").is_file()
+    trained = json.loads((root / "metrics/train_audio_to_pose.json").read_text())
+    assert trained["readout_ridge"] > 0
     report_md = (root / "reports/evaluation/report.md").read_text()
     assert "motion capture" in report_md
     assert (root / "reports/evaluation/jaw_trajectory.png").is_file()
@@ -143,6 +148,15 @@ def test_mocap_speaker_enrols_end_to_end_into_the_registry(
 
     components = set(ModelRegistry().speakers()["cap"])
     assert {"audio_to_pose", "body_model"} <= components and "renderer" not in components
+    from speech2video import synthesis
+    from speech2video.audio.io import decode
+    from speech2video.motion.lstm import SequenceToPoseLSTM
+
+    model = SequenceToPoseLSTM.load(root / "models/audio_to_pose")  # what serving loads
+    assert model.config.embedding == "whisper" and model.readout.is_ready
+    audio = decode(root / "data/mocap_speaker/audio/rec3.wav")
+    poses = synthesis.poses_from_audio(model, audio, FPS)  # the embedding computed from audio
+    assert poses.shape == (round(audio.duration * FPS), 106) and np.all(np.isfinite(poses))
 
     # a capture that does not match its audio fails ingest, naming the file and both durations
     bad = root / "data/mocap_speaker/mocap/rec1.npz"

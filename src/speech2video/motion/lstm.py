@@ -26,156 +26,57 @@ are a one-hot phone (or viseme) per step from forced alignment of the spoken wor
 sizes ``input_dim`` for it. Whoever feeds the model builds its rows with
 :func:`model_inputs`, which needs the words when ``phones`` is set.
 
-Saved as ``config.json`` (this dataclass) and ``weights.safetensors`` (the state dict, buffers
+Speech embedding (``embedding``, empty: none): the input rows carry a pretrained speech
+embedding's columns after the 28 audio features (``audio/speech_embedding.py``); the LSTM reads
+only the audio features, and a linear readout of both (``motion/readout.py``) replaces the
+LSTM's output for ``readout_parts`` in :meth:`SequenceToPoseLSTM.predict` once it is fitted.
+
+The config, the alignment and :func:`model_inputs` live in ``motion/lstm_config.py`` (re-exported
+here). Saved as ``config.json`` (the config) and ``weights.safetensors`` (the state dict, buffers
 included): no pickled code.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from numbers import Real
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from speech2video.audio.io import Audio
-from speech2video.body.pose_layout import POSE_DIM
 from speech2video.errors import InputError, NotFoundError
+from speech2video.motion.lstm_config import (
+    AUDIO_DIM,
+    DEFAULT_READOUT_PARTS,
+    LSTMConfig,
+    audio_to_pose_config,
+    frame_steps,
+    model_inputs,
+    num_output_frames,
+)
 from speech2video.motion.normalization import MIN_STD, FeatureStats
-from speech2video.motion.words import Word
+from speech2video.motion.readout import SpeechReadout, part_columns
+
+__all__ = [
+    "AUDIO_DIM",
+    "DEFAULT_READOUT_PARTS",
+    "LSTMConfig",
+    "LSTMState",
+    "SequenceOutput",
+    "SequenceToPoseLSTM",
+    "audio_to_pose_config",
+    "frame_steps",
+    "model_inputs",
+    "num_output_frames",
+]
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 FORMAT = "speech2video.sequence_to_pose_lstm/1"
 #: Buffers a checkpoint may lack (written before they existed): they load as identity.
 OPTIONAL_BUFFERS = ("output_mean", "output_std")
-#: Audio feature columns (paper §3.4: 13 MFCC + log volume, and their differences).
-AUDIO_DIM = 28
-
-
-@dataclass(frozen=True)
-class LSTMConfig:
-    """Shape and timing of a :class:`SequenceToPoseLSTM` (defaults: the paper's audio model)."""
-
-    input_dim: int = 28
-    hidden: int = 300
-    layers: int = 2
-    output_dim: int = POSE_DIM
-    delay_s: float = 0.2
-    input_rate: float = 100.0
-    dropout: float = 0.0
-    phones: str = ""
-
-    def __post_init__(self) -> None:
-        for name in ("input_dim", "hidden", "layers", "output_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InputError(f"LSTMConfig.{name} must be a positive integer; got {value!r}")
-        if not _finite(self.delay_s) or self.delay_s < 0:
-            raise InputError(f"LSTMConfig.delay_s must be >= 0 seconds; got {self.delay_s!r}")
-        if not _finite(self.input_rate) or self.input_rate <= 0:
-            raise InputError(f"LSTMConfig.input_rate must be > 0 Hz; got {self.input_rate!r}")
-        if not _finite(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            raise InputError(f"LSTMConfig.dropout must be in [0, 1); got {self.dropout!r}")
-        if self.phones and self.input_dim <= self.phone_dim:
-            raise InputError(
-                f"LSTMConfig.input_dim {self.input_dim} leaves no audio columns beside the "
-                f"{self.phone_dim} {self.phones!r} phone columns"
-            )
-
-    @property
-    def phone_dim(self) -> int:
-        """Phonetic input columns at the end of each input row (0 without ``phones``)."""
-        if not self.phones:
-            return 0
-        from speech2video.audio.phones import phone_dim
-
-        return phone_dim(self.phones)
-
-    @property
-    def delay_steps(self) -> int:
-        """The output delay in input steps (200 ms at 100 Hz = 20)."""
-        return math.floor(self.delay_s * self.input_rate + 0.5)
-
-    def to_dict(self) -> dict[str, float | int | str]:
-        """The fields as JSON values; ``phones`` only when set (older readers do not know it)."""
-        out = asdict(self)
-        if not self.phones:
-            del out["phones"]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> LSTMConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are refused by name."""
-        if not isinstance(data, dict):
-            raise InputError(f"LSTM config must be a JSON object; got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown LSTM config key(s) {unknown}; expected {sorted(known)}")
-        return cls(**data)  # type: ignore[arg-type]
-
-
-def audio_to_pose_config(**overrides: float | int | str) -> LSTMConfig:
-    """The paper's audio model: 28-D features at 100 Hz → 106 pose parameters.
-
-    With ``phones`` (``cmu`` or ``viseme``) the input is the 28 features plus that encoding's
-    one-hot columns, unless ``input_dim`` is given.
-    """
-    base: dict[str, object] = {"input_dim": AUDIO_DIM, "input_rate": 100.0}
-    base.update(overrides)
-    if base.get("phones") and "input_dim" not in overrides:
-        from speech2video.audio.phones import phone_dim
-
-        base["input_dim"] = AUDIO_DIM + phone_dim(str(base["phones"]))
-    return LSTMConfig(**base)  # type: ignore[arg-type]
-
-
-def model_inputs(
-    config: LSTMConfig,
-    features: np.ndarray,
-    audio: Audio | None = None,
-    words: Sequence[Word] | None = None,
-) -> np.ndarray:
-    """A model's input rows: the audio features, with the phonetic columns when it has them.
-
-    features: (T, 28) float32 audio features (``audio.features.compute_features``)
-    audio, words: the speech and its timed words; needed only when ``config.phones`` is set
-    returns: (T, config.input_dim) float32
-    """
-    feats = np.asarray(features, np.float32)
-    if not config.phones:
-        return feats
-    if audio is None or words is None:
-        raise InputError(
-            f"this audio-to-pose model takes {config.phones!r} phonetic input: it needs the "
-            "speech's timed words (a transcript, or the recogniser's words)"
-        )
-    from speech2video.audio.phones import phone_features
-
-    phones = phone_features(audio, words, feats.shape[0], config.phones)
-    return np.concatenate([feats, phones], axis=1)
-
-
-def num_output_frames(num_steps: int, fps: float, input_rate: float) -> int:
-    """Video frames covered by ``num_steps`` input steps: floor(num_steps / rate * fps + 0.5)."""
-    _check_fps(fps)
-    return math.floor(num_steps * fps / input_rate + 0.5)
-
-
-def frame_steps(num_frames: int, fps: float, config: LSTMConfig) -> np.ndarray:
-    """Input step whose LSTM output is each frame's pose.
-
-    returns: (num_frames,) int64 — floor(i * input_rate / fps + 0.5) + delay_steps
-    """
-    _check_fps(fps)
-    i = np.arange(num_frames, dtype=np.float64)
-    return np.floor(i * config.input_rate / fps + 0.5).astype(np.int64) + config.delay_steps
 
 
 @dataclass(frozen=True)
@@ -205,8 +106,12 @@ class SequenceToPoseLSTM(nn.Module):
         self.config = config or LSTMConfig()
         c = self.config
         dropout = c.dropout if c.layers > 1 else 0.0
-        self.lstm = nn.LSTM(c.input_dim, c.hidden, c.layers, batch_first=True, dropout=dropout)
+        self.lstm = nn.LSTM(c.lstm_input_dim, c.hidden, c.layers, batch_first=True, dropout=dropout)
         self.head = nn.Linear(c.hidden, c.output_dim)
+        self.readout: SpeechReadout | None = None
+        if c.embedding:
+            cols = part_columns(c.readout_parts)
+            self.readout = SpeechReadout(len(c.readout_input), c.readout_offsets, cols)
         self.register_buffer("input_mean", torch.zeros(c.input_dim))
         self.register_buffer("input_std", torch.ones(c.input_dim))
         self.register_buffer("output_mean", torch.zeros(c.output_dim))
@@ -250,8 +155,12 @@ class SequenceToPoseLSTM(nn.Module):
         return self.head(hidden) * self.output_std + self.output_mean
 
     def forward(self, features: torch.Tensor, state: LSTMState | None = None) -> SequenceOutput:
-        """features: (B, T, input_dim) raw (unnormalised) → poses (B, T, output_dim)."""
-        x = (features - self.input_mean) / self.input_std
+        """features: (B, T, input_dim) raw (unnormalised) → poses (B, T, output_dim): the LSTM's
+        output (no readout). A model with a speech embedding also takes (B, T, lstm_input_dim),
+        the audio features alone (what a live stream has)."""
+        width = features.shape[-1]
+        x = (features - self.input_mean[:width]) / self.input_std[:width]
+        x = x[..., : self.config.lstm_input_dim]
         hc = None if state is None else (state.h, state.c)
         out, (h, c) = self.lstm(x, hc)
         return SequenceOutput(self.decode(out), LSTMState(h, c))
@@ -277,12 +186,17 @@ class SequenceToPoseLSTM(nn.Module):
         inputs[0, : x.shape[0]] = torch.from_numpy(x)
         inputs[0, x.shape[0] :] = self.padding_row()
         x_in = (inputs[:, :length] - self.input_mean) / self.input_std
+        x_in = x_in[..., : self.config.lstm_input_dim]
         was_training = self.training
         self.eval()  # no dropout when predicting
         out = self.lstm(x_in)[0]
         self.train(was_training)
         poses = self.decode(out[0, torch.from_numpy(steps)])  # only the frames' steps
-        return poses.numpy().astype(np.float32, copy=True)
+        result = poses.numpy().astype(np.float32, copy=True)
+        if self.readout is not None:
+            rows = x[:, self.config.readout_input]
+            self.readout.apply(result, rows, steps - self.config.delay_steps)
+        return result
 
     def check_features(self, features: np.ndarray) -> np.ndarray:
         """Validate ``features`` as (T, input_dim) finite floats; return float32."""
@@ -346,12 +260,3 @@ class SequenceToPoseLSTM(nn.Module):
                 )
         model.load_state_dict(state)
         return model.eval()
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_fps(fps: float) -> None:
-    if not _finite(fps) or fps <= 0:
-        raise InputError(f"fps must be a positive number; got {fps!r}")

@@ -10,6 +10,10 @@ Threads: a stream makes many small LSTM calls (10 steps per 100 ms chunk). On a 
 run far steadier with ``torch.set_num_threads(1)`` (measured here on 2 shared cores: ~1.7 ms
 per 100 ms chunk with one thread; with two, ~1.2 ms when idle but stalls of tens of ms under
 load). Setting it is the serving process's choice, not this module's.
+
+A model with a speech embedding (``motion/readout.py``) streams its LSTM's output for every part:
+the embedding's encoder needs whole windows of audio, so its mouth readout is for whole
+utterances (``predict``), and a live stream moves the mouth as the paper's model does.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class PoseStream:
 
     def __init__(self, model: SequenceToPoseLSTM, fps: float, gain: float = 1.0) -> None:
         cfg = model.config
-        if cfg.input_dim != FEATURE_DIM or cfg.input_rate != FEATURE_RATE:
+        if cfg.lstm_input_dim != FEATURE_DIM or cfg.phones or cfg.input_rate != FEATURE_RATE:
             raise InputError(
                 f"PoseStream needs an audio model ({FEATURE_DIM}-D input at {FEATURE_RATE:g} Hz);"
                 f" got input_dim {cfg.input_dim} at {cfg.input_rate:g} Hz"

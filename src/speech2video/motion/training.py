@@ -21,7 +21,8 @@ unnormalised and noise-free.
 training targets (``group_scales``) and makes the model predict targets on that scale (stored in
 the model, so it still outputs raw SMPL-X parameters). ``shrink_to_mean`` then scales each part's
 motion toward the training mean pose by a factor fitted on the validation windows
-(``motion/calibration.py``). Defaults are the paper's plain training.
+(``motion/calibration.py``). A model with a speech embedding then has its readout of the mouth
+and face fitted (``motion/readout.py``). Defaults are the paper's plain training.
 
 No tracking library here: metrics go to ``callback(epoch, metrics)``.
 """
@@ -45,6 +46,7 @@ from speech2video.motion.losses import DEFAULT_SMOOTHNESS, PoseLoss
 from speech2video.motion.lstm import SequenceToPoseLSTM, frame_steps
 from speech2video.motion.normalization import FeatureStats
 from speech2video.motion.pose_dataset import DatasetSplit, PoseSequenceDataset, Utterance
+from speech2video.motion.readout import ReadoutFit, fit_readout
 
 __all__ = [
     "DatasetSplit",
@@ -149,7 +151,8 @@ def group_scales(poses: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class TrainResult:
     """best_epoch: 1-based epoch whose weights the model now holds; history: metrics per epoch;
-    shrinkage: the per-part factors toward the mean pose (empty without ``shrink_to_mean``)."""
+    shrinkage: the per-part factors toward the mean pose (empty without ``shrink_to_mean``);
+    readout: how the speech-embedding readout was fitted (None without one)."""
 
     best_epoch: int
     best_loss: float
@@ -157,6 +160,7 @@ class TrainResult:
     stats: FeatureStats | None = None
     seconds: float = 0.0
     shrinkage: dict[str, float] = field(default_factory=dict)
+    readout: ReadoutFit | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,7 @@ def train_lstm(
         mean = np.concatenate([u.poses for u in split.train.utterances]).mean(axis=0)
         alphas = part_shrinkage(model, split.val, mean)
         apply_shrinkage(model, alphas, mean)
+    readout = fit_readout(model, split) if model.readout is not None else None
     return TrainResult(
-        best[1], best[0], tuple(history), stats, time.perf_counter() - started, alphas
+        best[1], best[0], tuple(history), stats, time.perf_counter() - started, alphas, readout
     )

@@ -75,3 +75,32 @@ def test_a_broken_transcript_is_named(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(StageError, match=r"transcripts/r1\.json.*not valid JSON"):
         features.main()
     assert not (tmp_path / "data/interim/features").exists()  # nothing half-written
+
+
+def test_the_speech_embedding_is_written_when_the_audio_model_reads_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.recordings import audio_inputs
+
+    params = {"features": {"transcribe_missing": False},
+              "train_audio_to_pose": {"embedding": "whisper"}}  # fmt: skip
+    _workspace(tmp_path, params, [Word("hi", 0.1, 0.3)])
+    monkeypatch.chdir(tmp_path)
+    features.main()
+    out = tmp_path / "data/interim/features"
+    emb = np.load(out / "embedding" / "whisper" / "r2.npy")
+    assert emb.shape == (np.load(out / "r2.npy").shape[0], 384)
+    rows = audio_inputs("r2", "whisper")
+    assert rows.shape == (emb.shape[0], 28 + 384)
+    np.testing.assert_array_equal(rows[:, 28:], emb)
+    (out / "embedding" / "whisper" / "r1.npy").unlink()
+    with pytest.raises(StageError, match=r"r1\.npy is missing.*train_audio_to_pose\.embedding"):
+        audio_inputs("r1", "whisper")
+
+
+def test_an_unknown_embedding_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _workspace(tmp_path, {"train_audio_to_pose": {"embedding": "hubert"}}, None)
+    monkeypatch.chdir(tmp_path)
+    what = r"train_audio_to_pose\.embedding: unknown speech embedding"
+    with pytest.raises(StageError, match=what):
+        features.main()
