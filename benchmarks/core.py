@@ -42,11 +42,11 @@ def main() -> None:
     import torch
 
     from speech2video.audio.features import compute_features
+    from speech2video.audio.speech_embedding import speech_embedding
     from speech2video.body.body_model import load_body_model
     from speech2video.body.camera import PinholeCamera
     from speech2video.motion.keypose_dictionary import KeyPoseDictionary, KeyPoseEntry
     from speech2video.motion.keypose_insertion import KeyPoseInserter
-    from speech2video.audio.speech_embedding import speech_embedding
     from speech2video.motion.lstm import SequenceToPoseLSTM, audio_to_pose_config
     from speech2video.motion.pose_stream import PoseStream
     from speech2video.motion.words import Word
