@@ -18,6 +18,7 @@ is for whole utterances, not live streaming (``motion/readout.py``).
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ EMBEDDINGS: dict[str, int] = {"whisper": 384}
 WINDOW_S = 30.0
 _MEL_FRAMES = 3000  # log-mel frames in one window (10 ms each)
 _ENCODER_HOP = 2 * HOP  # samples per encoder output (20 ms)
+#: Environment variable: CTranslate2 threads of the embedding's encoder (default 1).
+THREADS_ENV = "S2V_EMBEDDING_THREADS"
 _models: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -44,9 +47,20 @@ def embedding_dim(name: str) -> int:
     return EMBEDDINGS[name]
 
 
+def embedding_threads() -> int:
+    """``$S2V_EMBEDDING_THREADS`` (default 1). CTranslate2 brings its own OpenMP runtime, whose
+    worker threads keep spinning after an encode: with more than one, the torch LSTM that runs
+    next in the same process ran 5x slower on 2 cores (0.17 → 0.84 s for 60 s of audio; one
+    thread: 0.27 s). ``benchmarks.core`` measures both."""
+    raw = os.environ.get(THREADS_ENV, "1").strip() or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{THREADS_ENV} must be a whole number >= 1; got {raw!r}")
+    return int(raw)
+
+
 def _whisper(model_dir: Path | None) -> Any:
     """The loaded faster-whisper model (one per directory and process, loaded on first use)."""
-    from speech2video.audio.whisper_engine import default_model_dir, threads_from_env
+    from speech2video.audio.whisper_engine import default_model_dir
 
     directory = Path(model_dir) if model_dir else default_model_dir()
     key = str(directory)
@@ -55,7 +69,7 @@ def _whisper(model_dir: Path | None) -> Any:
             from faster_whisper import WhisperModel
 
             _models[key] = WhisperModel(
-                key, device="cpu", compute_type="int8", cpu_threads=threads_from_env()
+                key, device="cpu", compute_type="int8", cpu_threads=embedding_threads()
             )
         return _models[key]
 

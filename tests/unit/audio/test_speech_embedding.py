@@ -47,3 +47,15 @@ def test_bad_requests_are_named() -> None:
         speech_embedding(np.zeros(0, np.float32), 10)
     with pytest.raises(InputError, match="finite"):
         speech_embedding(np.full(1600, np.nan, np.float32), 10)
+
+
+def test_the_thread_count_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from speech2video.audio.speech_embedding import THREADS_ENV, embedding_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert embedding_threads() == 1
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert embedding_threads() == 3
+    monkeypatch.setenv(THREADS_ENV, "0")
+    with pytest.raises(InputError, match="S2V_EMBEDDING_THREADS must be a whole number >= 1"):
+        embedding_threads()
