@@ -19,7 +19,8 @@ Fitting (:func:`fit_readout`, closed form): inputs standardised by the training 
 strength is chosen from :data:`RIDGE_GRID` by the error on the validation windows (each part's
 MAE in units of its spread); a part keeps the readout only where it beats the LSTM's output
 there (else ``use`` is 0 and the LSTM's part stands); then the chosen strength is refitted on
-training and validation data together.
+training and validation data together. Without validation windows (``val_fraction: 0``) the
+strength is ``RIDGE_GRID[2]`` and every part uses the readout.
 """
 
 from __future__ import annotations

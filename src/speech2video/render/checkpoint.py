@@ -18,6 +18,7 @@ the previous checkpoint readable.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,19 +115,32 @@ def save_training_checkpoint(
     optimizer_generator: torch.optim.Optimizer,
     optimizer_discriminator: torch.optim.Optimizer,
     step: int,
+    metrics: Mapping[str, float] | None = None,
 ) -> Path:
-    """Everything :func:`load_training_checkpoint` needs to resume at ``step``."""
+    """Everything :func:`load_training_checkpoint` needs to resume at ``step``; ``metrics``: the
+    losses of that step (what :func:`checkpoint_metrics` gives back after a resume)."""
     directory = save_renderer(directory, config, generator)
     _save_weights(discriminators, directory / DISCRIMINATORS_FILE)
     state = {
         "step": int(step),
         "optimizer_generator": optimizer_generator.state_dict(),
         "optimizer_discriminator": optimizer_discriminator.state_dict(),
+        "metrics": {str(k): float(v) for k, v in (metrics or {}).items()},
     }
     path = directory / TRAINING_STATE_FILE
     torch.save(state, _tmp(path))
     os.replace(_tmp(path), path)
     return directory
+
+
+def checkpoint_metrics(directory: str | Path) -> dict[str, float]:
+    """The losses saved with the checkpoint's step ({} for checkpoints written without them)."""
+    path = Path(directory) / TRAINING_STATE_FILE
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged or foreign file
+        raise InputError(f"cannot read {TRAINING_STATE_FILE} in {directory}: {exc}") from None
+    return {str(k): float(v) for k, v in (state.get("metrics") or {}).items()}
 
 
 def has_training_checkpoint(directory: str | Path) -> bool:

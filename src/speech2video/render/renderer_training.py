@@ -206,6 +206,7 @@ def train_worker(
             )
         trainer.generator.set_background(to_tensor(dataset.background))
     step = 0
+    metrics: dict[str, float] = {}
     if resume and ckpt.has_training_checkpoint(out_dir):
         saved = ckpt.load_config_file(out_dir)
         if (saved.generator, saved.discriminator) != (config.generator, config.discriminator):
@@ -216,8 +217,8 @@ def train_worker(
         step = ckpt.load_training_checkpoint(
             out_dir, trainer.generator, trainer.discriminators, trainer.opt_g, trainer.opt_d
         )
+        metrics = ckpt.checkpoint_metrics(out_dir)  # a finished run resumed reports its losses
     torch.manual_seed(tc.seed + 1000 * rank + step)  # crops differ by rank and after a resume
-    metrics: dict[str, float] = {}
     bar = tqdm(total=tc.steps, initial=step, disable=not progress or rank != 0, desc="renderer")
     epoch = step // max(len(loader), 1)
     while step < tc.steps:
@@ -239,17 +240,19 @@ def train_worker(
                     batch.frames[0],
                 )
             if rank == 0 and (step % tc.checkpoint_every == 0 or step == tc.steps):
-                _save(out_dir, trainer, step)
+                _save(out_dir, trainer, step, metrics)
             if callback is not None:  # after the checkpoint of this step is written
                 callback(step, dict(metrics))
         epoch += 1
     bar.close()
     if rank == 0 and not ckpt.has_training_checkpoint(out_dir):
-        _save(out_dir, trainer, step)
+        _save(out_dir, trainer, step, metrics)
     return TrainingResult(step, out_dir, metrics)
 
 
-def _save(out_dir: Path, trainer: RendererTrainer, step: int) -> None:
+def _save(
+    out_dir: Path, trainer: RendererTrainer, step: int, metrics: dict[str, float] | None = None
+) -> None:
     ckpt.save_training_checkpoint(
         out_dir,
         trainer.config,
@@ -258,6 +261,7 @@ def _save(out_dir: Path, trainer: RendererTrainer, step: int) -> None:
         trainer.opt_g,
         trainer.opt_d,
         step,
+        metrics,
     )
 
 
