@@ -344,8 +344,9 @@ def train_lstm(
             for _ in range(n_batches):
                 batch = _batch(items, fps, cfg, rng)
                 inputs = batch.inputs
-                if cfg.feature_noise > 0:  # on the audio columns, not the one-hot phones
-                    audio = inputs.shape[-1] - model.config.phone_dim
+                if cfg.feature_noise > 0:  # on the audio columns the LSTM reads, not the
+                    # one-hot phones nor a speech embedding (so its LSTM trains as without one)
+                    audio = model.config.lstm_input_dim - model.config.phone_dim
                     jitter = torch.randn((*inputs.shape[:-1], audio), generator=noise)
                     pad = (0, inputs.shape[-1] - audio)
                     jitter = nn.functional.pad(jitter * cfg.feature_noise, pad)

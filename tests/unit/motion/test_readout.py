@@ -126,3 +126,18 @@ def test_inputs_need_the_audio() -> None:
     cfg = LSTMConfig.from_dict(audio_to_pose_config(embedding="whisper").to_dict())
     with pytest.raises(InputError, match="needs the audio itself"):
         model_inputs(cfg, np.zeros((10, 28), np.float32))
+
+
+def test_the_lstm_trains_as_it_would_without_the_embedding() -> None:
+    config = TrainConfig(epochs=1, batch_size=4, batches_per_epoch=2, window_s=1.0,
+                         val_fraction=0.25, val_block_s=2.0, feature_noise=1.0, progress=False)  # fmt: skip
+    data = [_utterance(0), _utterance(1)]
+    models = []
+    for embedding, width in (("whisper", DIM), ("", 28)):
+        torch.manual_seed(0)
+        model = SequenceToPoseLSTM(audio_to_pose_config(embedding=embedding, hidden=8))
+        utterances = [Utterance(u.features[:, :width], u.poses, u.fps, u.name) for u in data]
+        train_lstm(model, PoseSequenceDataset(utterances), config)
+        models.append(model)
+    for name, tensor in models[1].lstm.state_dict().items():
+        torch.testing.assert_close(models[0].lstm.state_dict()[name], tensor)
