@@ -130,7 +130,8 @@ def test_inputs_need_the_audio() -> None:
 
 def test_the_lstm_trains_as_it_would_without_the_embedding() -> None:
     config = TrainConfig(epochs=1, batch_size=4, batches_per_epoch=2, window_s=1.0,
-                         val_fraction=0.25, val_block_s=2.0, feature_noise=1.0, progress=False)  # fmt: skip
+                         val_fraction=0.25, val_block_s=2.0, feature_noise=1.0,
+                         progress=False)  # fmt: skip
     data = [_utterance(0), _utterance(1)]
     models = []
     for embedding, width in (("whisper", DIM), ("", 28)):
