@@ -16,8 +16,9 @@ pre-trains on the shared BEAT2 capture first, as the stage's ``pretrain`` does
 
 The recipe is ``params.yaml``'s ``train_audio_to_pose`` section (what ``dvc repro`` trains), with
 ``--set key=value`` overrides (YAML values), e.g. ``--set target_normalization=none --set
-loss_weights='{}'`` for the paper's plain training, or ``--set phones=viseme`` for phonetic input
-(``benchmarks/motion_real_data.py``: phones aligned from the transcript for training; for the
+loss_weights='{}'`` for the paper's plain training, ``--set embedding=''`` for the paper's model
+without the Whisper readout of the mouth (the recipe's default reads it), or ``--set
+phones=viseme`` for phonetic input (``benchmarks/motion_real_data.py``: phones aligned from the transcript for training; for the
 held-out audio from the transcript or, ``--phones-from recognised``, from the words the speech
 recogniser hears, as in serving). ``--variant 'label:key=value;key=value'`` (repeatable) compares
 recipes, each over every ``--seeds`` seed: the summary table gives mean ± std over seeds, and
