@@ -18,9 +18,9 @@ The recipe is ``params.yaml``'s ``train_audio_to_pose`` section (what ``dvc repr
 ``--set key=value`` overrides (YAML values), e.g. ``--set target_normalization=none --set
 loss_weights='{}'`` for the paper's plain training, ``--set embedding=''`` for the paper's model
 without the Whisper readout of the mouth (the recipe's default reads it), or ``--set
-phones=viseme`` for phonetic input (``benchmarks/motion_real_data.py``: phones aligned from the transcript for training; for the
-held-out audio from the transcript or, ``--phones-from recognised``, from the words the speech
-recogniser hears, as in serving). ``--variant 'label:key=value;key=value'`` (repeatable) compares
+phones=viseme`` for phonetic input (``benchmarks/motion_real_data.py``: phones aligned from the
+transcript for training; for the held-out audio from the transcript or, ``--phones-from
+recognised``, from the words the speech recogniser hears, as in serving). ``--variant 'label:key=value;key=value'`` (repeatable) compares
 recipes, each over every ``--seeds`` seed: the summary table gives mean ± std over seeds, and
 the columns to choose settings by are the ``inner-val`` ones (the validation blocks inside the
 training part), never the held-out ones. A single run prints the learning curve (train and
