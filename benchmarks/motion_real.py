@@ -17,19 +17,19 @@ pre-trains on the shared BEAT2 capture first, as the stage's ``pretrain`` does
 The recipe is ``params.yaml``'s ``train_audio_to_pose`` section (what ``dvc repro`` trains), with
 ``--set key=value`` overrides (YAML values), e.g. ``--set target_normalization=none --set
 loss_weights='{}'`` for the paper's plain training, ``--set embedding=''`` for the paper's model
-without the Whisper readout of the mouth (the recipe's default reads it), or ``--set
-phones=viseme`` for phonetic input (``benchmarks/motion_real_data.py``: phones aligned from the
-transcript for training; for the held-out audio from the transcript or, ``--phones-from
-recognised``, from the words the speech recogniser hears, as in serving). ``--variant 'label:key=value;key=value'`` (repeatable) compares
-recipes, each over every ``--seeds`` seed: the summary table gives mean ± std over seeds, and
-the columns to choose settings by are the ``inner-val`` ones (the validation blocks inside the
-training part), never the held-out ones. A single run prints the learning curve (train and
-validation loss per epoch), the per-part errors and gains, jaw-opening correlation, beat
+without the Whisper readout of the mouth (the recipe's default reads it), or ``--set phones=viseme``
+for phonetic input (``benchmarks/motion_real_data.py``: phones aligned from the transcript for
+training; for the held-out audio from the transcript or, ``--phones-from recognised``, from the
+words the speech recogniser hears, as in serving). ``--variant 'label:key=value;key=value'``
+(repeatable) compares recipes, each over every ``--seeds`` seed: the summary table gives mean ± std
+over seeds, and the columns to choose settings by are the ``inner-val`` ones (the validation blocks
+inside the training part), never the held-out ones. A single run prints the learning curve (train
+and validation loss per epoch), the per-part errors and gains, jaw-opening correlation, beat
 consistency and diversity, and the training time on ``--threads`` torch threads. Figures under
-``--out`` (``<label>/`` per variant when there are several): ``learning_curve.png`` (every
-seed), ``jaw_trajectory.png`` (first seed). ``--mlflow [URI]`` logs each run's learning curve and
-results to the experiment ``motion_real``. With several seeds a variant is also scored as an
-ensemble: the mean of its seeds' predicted poses.
+``--out`` (``<label>/`` per variant when there are several): ``learning_curve.png`` (every seed),
+``jaw_trajectory.png`` (first seed). ``--mlflow [URI]`` logs each run's learning curve and results
+to the experiment ``motion_real``. With several seeds a variant is also scored as an ensemble: the
+mean of its seeds' predicted poses.
 
 Targets (issue 11): jaw and face error >= 40 % below the better baseline, jaw-opening correlation
 >= 0.5, body and hands not worse than the mean pose.
