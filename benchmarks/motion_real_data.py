@@ -50,11 +50,11 @@ def inputs(audio, words: list | None, phones: str, embedding: str = "") -> np.nd
     """(T, 28 [+ phone or embedding columns]) model inputs of 16 kHz ``audio`` with its words."""
     from speech2video.audio.features import compute_features
     from speech2video.audio.phones import phone_features
-    from speech2video.audio.speech_embedding import speech_embedding
+    from speech2video.audio.speech_embedding import with_embedding
 
     feats = compute_features(audio.samples)
     if embedding:
-        return np.concatenate([feats, speech_embedding(audio.samples, len(feats), embedding)], 1)
+        return with_embedding(feats, audio.samples, embedding)
     if not phones:
         return feats
     if words is None:
@@ -177,7 +177,7 @@ def workspace_data(workspace: Path, embedding: str = "") -> BenchmarkData:
     import yaml
 
     from speech2video.audio.io import decode
-    from speech2video.audio.speech_embedding import speech_embedding
+    from speech2video.audio.speech_embedding import with_embedding
     from speech2video.body.motion_file import load_motion
     from speech2video.evaluation.motion_evaluation import HeldOutClip
     from speech2video.motion.training import Utterance
@@ -203,7 +203,7 @@ def workspace_data(workspace: Path, embedding: str = "") -> BenchmarkData:
         rows = np.load(feats / f"{rec}.npy")
         if embedding:
             audio = decode(workspace / "data/interim/ingest" / rec / "audio.wav")
-            rows = np.concatenate([rows, speech_embedding(audio.samples, len(rows), embedding)], 1)
+            rows = with_embedding(rows, audio.samples, embedding)
         data[rec] = (rows, motion.poses, motion.fps)
     train = [Utterance(*data[r], r) for r in recs if r not in held]
     clips = [HeldOutClip(r, {"audio": data[r][0]}, data[r][1], data[r][2]) for r in held]

@@ -112,11 +112,11 @@ def _profile():  # -> SpeakerProfile
 
 def _audio_model_embedding() -> str:
     """The speech embedding the trained audio model reads ("" for none or no model)."""
-    path = MODELS_DIR / "audio_to_pose" / "config.json"
-    if not path.is_file():
+    from speech2video.motion.lstm import SequenceToPoseLSTM
+
+    if not _has_component("audio_to_pose"):
         return ""
-    config = json.loads(path.read_text()).get("config") or {}
-    return str(config.get("embedding") or "")
+    return SequenceToPoseLSTM.read_config(MODELS_DIR / "audio_to_pose").embedding
 
 
 def _has_component(component: str) -> bool:

@@ -65,7 +65,7 @@ def pretraining_utterances(
     the inputs carry the speech ``embedding``'s columns when the model reads one."""
     from speech2video.audio.features import compute_features
     from speech2video.audio.io import decode
-    from speech2video.audio.speech_embedding import speech_embedding
+    from speech2video.audio.speech_embedding import with_embedding
     from speech2video.body.mocap import (
         check_audio_length,
         fit_mocap_hand_basis,
@@ -85,9 +85,7 @@ def pretraining_utterances(
             samples = decode(audio_path).samples
             feats = compute_features(samples)
             check_audio_length(captures[rec], feats.shape[0] / 100.0)
-            if embedding:
-                emb = speech_embedding(samples, len(feats), embedding)
-                feats = np.concatenate([feats, emb], axis=1)
+            feats = with_embedding(feats, samples, embedding)
             conv = mocap_to_motion(captures[rec], basis, speaker)
             utterances.append((feats, conv.motion.poses, conv.motion.fps))
             seconds += conv.motion.num_frames / conv.motion.fps

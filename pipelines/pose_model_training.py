@@ -59,10 +59,11 @@ def train_pose_model(stage: str, component: str, source: str) -> None:
     feat_dir = FEATURES_DIR if source == "audio" else FEATURES_DIR / "text"
     utterances = []
     for rec in train_ids:
-        path = feat_dir / f"{rec}.npy"
-        rows = audio_inputs(rec, embedding) if source == "audio" else None
-        if source != "audio" and path.is_file():
-            rows = np.load(path)
+        if source == "audio":
+            rows = audio_inputs(rec, embedding)
+        else:
+            path = feat_dir / f"{rec}.npy"
+            rows = np.load(path) if path.is_file() else None
         if rows is None:
             continue
         motion = load_motion(FIT_DIR / "motion" / f"{rec}.npz")

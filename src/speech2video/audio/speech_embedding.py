@@ -107,3 +107,16 @@ def speech_embedding(
         raise InputError(f"the Whisper model gives {encoded.shape[1]}-D output; {name!r} is {dim}")
     index = np.minimum(np.arange(rows) // 2, encoded.shape[0] - 1)
     return np.ascontiguousarray(encoded[index])
+
+
+def with_embedding(features: np.ndarray, samples: np.ndarray, name: str = "") -> np.ndarray:
+    """The audio features of ``samples`` with embedding ``name``'s columns after them
+    ("" for none: the features unchanged).
+
+    features: (T, 28) float (``compute_features(samples)``); samples: (N,) 16 kHz audio
+    returns: (T, 28 + embedding_dim(name)) float32
+    """
+    feats = np.asarray(features, np.float32)
+    if not name:
+        return feats
+    return np.concatenate([feats, speech_embedding(samples, feats.shape[0], name)], axis=1)

@@ -158,12 +158,14 @@ class SequenceToPoseLSTM(nn.Module):
         """features: (B, T, input_dim) raw (unnormalised) → poses (B, T, output_dim): the LSTM's
         output (no readout). A model with a speech embedding also takes (B, T, lstm_input_dim),
         the audio features alone (what a live stream has)."""
-        width = features.shape[-1]
-        x = (features - self.input_mean[:width]) / self.input_std[:width]
-        x = x[..., : self.config.lstm_input_dim]
         hc = None if state is None else (state.h, state.c)
-        out, (h, c) = self.lstm(x, hc)
+        out, (h, c) = self.lstm(self._lstm_input(features), hc)
         return SequenceOutput(self.decode(out), LSTMState(h, c))
+
+    def _lstm_input(self, features: torch.Tensor) -> torch.Tensor:
+        """(..., >= lstm_input_dim) raw inputs → the normalised columns the LSTM reads."""
+        d = self.config.lstm_input_dim
+        return (features[..., :d] - self.input_mean[:d]) / self.input_std[:d]
 
     def padding_row(self) -> torch.Tensor:
         """(input_dim,) raw input that normalises to zero: what pads the end of a sequence."""
@@ -185,11 +187,9 @@ class SequenceToPoseLSTM(nn.Module):
         inputs = torch.empty((1, max(length, x.shape[0]), self.config.input_dim))
         inputs[0, : x.shape[0]] = torch.from_numpy(x)
         inputs[0, x.shape[0] :] = self.padding_row()
-        x_in = (inputs[:, :length] - self.input_mean) / self.input_std
-        x_in = x_in[..., : self.config.lstm_input_dim]
         was_training = self.training
         self.eval()  # no dropout when predicting
-        out = self.lstm(x_in)[0]
+        out = self.lstm(self._lstm_input(inputs[:, :length]))[0]
         self.train(was_training)
         poses = self.decode(out[0, torch.from_numpy(steps)])  # only the frames' steps
         result = poses.numpy().astype(np.float32, copy=True)
@@ -221,24 +221,31 @@ class SequenceToPoseLSTM(nn.Module):
         save_file(state, str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
         return out
 
-    @classmethod
-    def load(cls, directory: str | Path) -> SequenceToPoseLSTM:
-        """Read a model written by :meth:`save` (no code is unpickled); in eval mode."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        src = Path(directory)
-        config_path, weights_path = src / CONFIG_FILE, src / WEIGHTS_FILE
-        for path in (config_path, weights_path):
-            if not path.is_file():
-                raise NotFoundError(f"LSTM model file not found: {path}")
+    @staticmethod
+    def read_config(directory: str | Path) -> LSTMConfig:
+        """The :class:`LSTMConfig` of a model written by :meth:`save`, without its weights."""
+        config_path = Path(directory) / CONFIG_FILE
+        if not config_path.is_file():
+            raise NotFoundError(f"LSTM model file not found: {config_path}")
         try:
             meta = json.loads(config_path.read_text())
         except json.JSONDecodeError as exc:
             raise InputError(f"{config_path} is not valid JSON: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{config_path} has format {meta.get('format')!r}; need {FORMAT!r}")
-        model = cls(LSTMConfig.from_dict(meta.get("config", {})))
+        return LSTMConfig.from_dict(meta.get("config", {}))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SequenceToPoseLSTM:
+        """Read a model written by :meth:`save` (no code is unpickled); in eval mode."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        weights_path = Path(directory) / WEIGHTS_FILE
+        config = cls.read_config(directory)
+        if not weights_path.is_file():
+            raise NotFoundError(f"LSTM model file not found: {weights_path}")
+        model = cls(config)
         try:
             state = load_file(str(weights_path))
         except (SafetensorError, OSError) as exc:

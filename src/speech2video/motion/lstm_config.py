@@ -192,10 +192,9 @@ def model_inputs(
                 f"this audio-to-pose model reads the {config.embedding!r} speech embedding: it "
                 "needs the audio itself, not only its features"
             )
-        from speech2video.audio.speech_embedding import speech_embedding
+        from speech2video.audio.speech_embedding import with_embedding
 
-        emb = speech_embedding(audio.samples, feats.shape[0], config.embedding)
-        return np.concatenate([feats, emb], axis=1)
+        return with_embedding(feats, audio.samples, config.embedding)
     if not config.phones:
         return feats
     if audio is None or words is None:

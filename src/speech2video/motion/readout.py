@@ -118,12 +118,12 @@ class ReadoutFit:
 
 
 def _frames(model: SequenceToPoseLSTM, data: PoseSequenceDataset
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(X (F, K*C) design, Y (F, P) targets, LSTM (F, P) predictions) over usable frames."""
+            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(X (F, K*C) design, Y (F, P) targets) over the usable frames of ``data``."""
     from speech2video.motion.lstm import frame_steps
 
     cfg, readout = model.config, model.readout
-    xs, ys, lstm = [], [], []
+    xs, ys = [], []
     for u in data.utterances:
         n = u.usable_frames(data.input_rate)
         if n == 0:
@@ -131,10 +131,18 @@ def _frames(model: SequenceToPoseLSTM, data: PoseSequenceDataset
         centers = frame_steps(n, u.fps, cfg) - cfg.delay_steps
         xs.append(readout.design(u.features[:, cfg.readout_input], centers))
         ys.append(u.poses[:n, readout.columns].astype(np.float64))
-        lstm.append(model.predict(u.features, u.fps)[:n, readout.columns].astype(np.float64))
     if not xs:
         raise InputError("the readout's data holds no usable frames")
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(lstm)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _lstm_frames(model: SequenceToPoseLSTM, data: PoseSequenceDataset) -> np.ndarray:
+    """(F, P) the LSTM's (readout not yet fitted) output on the frames :func:`_frames` uses."""
+    cols = model.readout.columns
+    return np.concatenate([
+        model.predict(u.features, u.fps)[: u.usable_frames(data.input_rate), cols]
+        for u in data.utterances
+    ]).astype(np.float64)  # fmt: skip
 
 
 def _ridge_path(x: np.ndarray, y: np.ndarray, strengths: list[float]) -> list[np.ndarray]:
@@ -160,22 +168,22 @@ def _part_errors(pred: np.ndarray, true: np.ndarray, columns: np.ndarray,
 
 def fit_readout(model: SequenceToPoseLSTM, split: DatasetSplit) -> ReadoutFit:
     """Fit ``model.readout`` in place (procedure: module doc) after its LSTM is trained."""
-    from speech2video.motion.pose_dataset import PoseSequenceDataset
+    from speech2video.motion.normalization import feature_stats
     from speech2video.motion.training import group_scales
 
     cfg, readout = model.config, model.readout
-    train_rows = np.concatenate([u.features[:, cfg.readout_input] for u in split.train.utterances])
+    stats = feature_stats([u.features[:, cfg.readout_input] for u in split.train.utterances])
     with torch.no_grad():
-        readout.in_mean.copy_(torch.from_numpy(train_rows.mean(axis=0)))
-        readout.in_std.copy_(torch.from_numpy(np.maximum(train_rows.std(axis=0), 1e-6)))
-    x, y, _ = _frames(model, split.train)
+        readout.in_mean.copy_(torch.from_numpy(stats.mean))
+        readout.in_std.copy_(torch.from_numpy(stats.std))
+    x, y = _frames(model, split.train)
     scale = group_scales(np.concatenate([u.poses for u in split.train.utterances]))
     scale = scale[readout.columns].astype(np.float64)
     parts = cfg.readout_parts
     chosen, val_err, lstm_err, used = RIDGE_GRID[2], {}, {}, parts
     curve: tuple[tuple[float, float], ...] = ()
     if split.val is not None:
-        xv, yv, lv = _frames(model, split.val)
+        xv, yv = _frames(model, split.val)
         per_frame = x.shape[0] / 1000.0
         weights = _ridge_path(x - x.mean(0), y - y.mean(0), [g * per_frame for g in RIDGE_GRID])
         scores = []
@@ -185,12 +193,9 @@ def fit_readout(model: SequenceToPoseLSTM, split: DatasetSplit) -> ReadoutFit:
         curve = tuple((g, sum(s.values())) for g, s in zip(RIDGE_GRID, scores, strict=True))
         best = int(np.argmin([err for _, err in curve]))
         chosen, val_err = RIDGE_GRID[best], scores[best]
-        lstm_err = _part_errors(lv, yv, readout.columns, scale, parts)
+        lstm_err = _part_errors(_lstm_frames(model, split.val), yv, readout.columns, scale, parts)
         used = tuple(p for p in parts if val_err[p] < lstm_err[p])
-        everything = PoseSequenceDataset(
-            list(split.train.utterances) + list(split.val.utterances), split.train.input_rate
-        )
-        x, y, _ = _frames(model, everything)
+        x, y = np.concatenate([x, xv]), np.concatenate([y, yv])  # refit on all the data
     w = _ridge_path(x - x.mean(0), y - y.mean(0), [chosen * x.shape[0] / 1000.0])[0]
     mask = np.isin(readout.columns, part_columns(used)) if used else np.zeros(len(scale), bool)
     with torch.no_grad():

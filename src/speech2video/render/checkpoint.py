@@ -118,7 +118,7 @@ def save_training_checkpoint(
     metrics: Mapping[str, float] | None = None,
 ) -> Path:
     """Everything :func:`load_training_checkpoint` needs to resume at ``step``; ``metrics``: the
-    losses of that step (what :func:`checkpoint_metrics` gives back after a resume)."""
+    losses of that step (given back by a resume)."""
     directory = save_renderer(directory, config, generator)
     _save_weights(discriminators, directory / DISCRIMINATORS_FILE)
     state = {
@@ -133,16 +133,6 @@ def save_training_checkpoint(
     return directory
 
 
-def checkpoint_metrics(directory: str | Path) -> dict[str, float]:
-    """The losses saved with the checkpoint's step ({} for checkpoints written without them)."""
-    path = Path(directory) / TRAINING_STATE_FILE
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a damaged or foreign file
-        raise InputError(f"cannot read {TRAINING_STATE_FILE} in {directory}: {exc}") from None
-    return {str(k): float(v) for k, v in (state.get("metrics") or {}).items()}
-
-
 def has_training_checkpoint(directory: str | Path) -> bool:
     return all((Path(directory) / f).is_file() for f in CHECKPOINT_FILES)
 
@@ -153,8 +143,9 @@ def load_training_checkpoint(
     discriminators: torch.nn.Module,
     optimizer_generator: torch.optim.Optimizer,
     optimizer_discriminator: torch.optim.Optimizer,
-) -> int:
-    """Restore weights and optimizer states in place; returns the step reached."""
+) -> tuple[int, dict[str, float]]:
+    """Restore weights and optimizer states in place; returns the step reached and that step's
+    losses ({} for checkpoints written without them)."""
     directory = Path(directory)
     _load_weights(generator, directory / GENERATOR_FILE)
     _load_weights(discriminators, directory / DISCRIMINATORS_FILE)
@@ -164,4 +155,5 @@ def load_training_checkpoint(
         raise InputError(f"cannot read {TRAINING_STATE_FILE} in {directory}: {exc}") from None
     optimizer_generator.load_state_dict(state["optimizer_generator"])
     optimizer_discriminator.load_state_dict(state["optimizer_discriminator"])
-    return int(state["step"])
+    metrics = {str(k): float(v) for k, v in (state.get("metrics") or {}).items()}
+    return int(state["step"]), metrics

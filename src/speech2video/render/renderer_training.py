@@ -214,10 +214,9 @@ def train_worker(
                 f"checkpoint in {out_dir} was trained with another generator/discriminator "
                 "config; use another output directory or resume=False"
             )
-        step = ckpt.load_training_checkpoint(
+        step, metrics = ckpt.load_training_checkpoint(  # a finished run reports its losses
             out_dir, trainer.generator, trainer.discriminators, trainer.opt_g, trainer.opt_d
         )
-        metrics = ckpt.checkpoint_metrics(out_dir)  # a finished run resumed reports its losses
     torch.manual_seed(tc.seed + 1000 * rank + step)  # crops differ by rank and after a resume
     bar = tqdm(total=tc.steps, initial=step, disable=not progress or rank != 0, desc="renderer")
     epoch = step // max(len(loader), 1)
